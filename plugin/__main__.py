@@ -1,0 +1,5 @@
+import sys
+
+from metricsft.cli import main
+
+sys.exit(main())
