@@ -57,7 +57,7 @@ class Grid1000(CoordinateSpace):
         return (round_half_up(x / image.width * self.grid), round_half_up(y / image.height * self.grid))
 
     def decode(self, a: float, b: float, image: ImageInfo) -> tuple[float, float]:
-        return (a / self.grid * image.width, b / self.grid * image.height)
+        return (a * image.width / self.grid, b * image.height / self.grid)
 
     def limits(self, image: ImageInfo) -> tuple[float, float]:
         return (self.grid, self.grid)
@@ -142,7 +142,7 @@ class LocBins(CoordinateSpace):
         return (binned(x / image.width), binned(y / image.height))
 
     def decode(self, a: float, b: float, image: ImageInfo) -> tuple[float, float]:
-        return (a / self.bins * image.width, b / self.bins * image.height)
+        return (a * image.width / self.bins, b * image.height / self.bins)
 
     def limits(self, image: ImageInfo) -> tuple[float, float]:
         return (self.bins, self.bins)
