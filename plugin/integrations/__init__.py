@@ -1,0 +1,1 @@
+"""Trainer integrations: LLaMA-Factory, Hugging Face Trainer and TRL."""

@@ -1,0 +1,144 @@
+"""`metricsft train CONFIG.yaml [key=value ...]`: LLaMA-Factory SFT with a metric loss.
+
+    metricsft train examples/train_lora/qwen2_5vl_lora_sft.yaml metric_loss=ntil
+    metricsft train my_sft.yaml metric_loss=dist2 metric_loss_args.alpha=0.2
+
+The config is read exactly as `llamafactory-cli train` reads it (LLaMA-Factory's own `read_args`:
+a YAML/JSON file plus OmegaConf `key=value` overrides, or a `--key value` list). Without
+`metric_loss` the command *is* `llamafactory-cli train`. With it, `metric_loss` /
+`metric_loss_args` are taken out, checked, the loss is installed through the trainer seam and
+LLaMA-Factory's `run_exp` runs. With several GPUs (or FORCE_TORCHRUN=1) the command re-launches
+itself under torchrun, like LLaMA-Factory does, so every rank installs the loss.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any, Sequence
+
+from metricsft.integrations.llamafactory.guards import (
+    UnsupportedConfigError,
+    check_environment,
+    check_llamafactory_version,
+)
+from metricsft.integrations.llamafactory.settings import (
+    MetricLossSettings,
+    MetricSettingsError,
+    split_metric_settings,
+    validate_loss_name,
+)
+
+WORKER_MODULE = "metricsft.integrations.llamafactory.worker"
+
+
+def read_config(argv: Sequence[str]) -> dict[str, Any] | list[str]:
+    """The config as `llamafactory-cli train ARGV` would read it (LLaMA-Factory's own `read_args`)."""
+    from llamafactory.hparams import read_args
+
+    saved = sys.argv
+    sys.argv = ["metricsft-train", *argv]  # read_args looks at sys.argv[1:]
+    try:
+        return read_args()
+    finally:
+        sys.argv = saved
+
+
+def run_llamafactory_cli(argv: Sequence[str]) -> int:
+    """Run `llamafactory-cli train ARGV` in this process (its console entry point, unchanged)."""
+    from llamafactory.cli import main as llamafactory_main
+
+    saved = sys.argv
+    sys.argv = ["llamafactory-cli", "train", *argv]
+    try:
+        llamafactory_main()
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def run_in_this_process(settings: MetricLossSettings, config: dict[str, Any] | list[str]) -> int:
+    """One rank: install the loss and run LLaMA-Factory's `run_exp` on `config` (our keys removed)."""
+    from llamafactory.train.tuner import run_exp
+
+    from metricsft.integrations.llamafactory.trainer import installed_metric_loss
+
+    with installed_metric_loss(settings):
+        run_exp(config)
+    return 0
+
+
+def _wants_torchrun() -> bool:
+    # The same rule as LLaMA-Factory's launcher (USE_RAY is refused before we get here).
+    from llamafactory.extras.misc import get_device_count, is_env_enabled, use_kt, use_ray
+
+    return is_env_enabled("FORCE_TORCHRUN") or (get_device_count() > 1 and not use_ray() and not use_kt())
+
+
+def torchrun_command(worker_argv: Sequence[str]) -> list[str]:
+    """torchrun command line for the workers, honouring LLaMA-Factory's launcher variables
+    (NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR, MASTER_PORT, RDZV_ID, MIN/MAX_NNODES, MAX_RESTARTS).
+    """
+    from llamafactory.extras.misc import find_available_port, get_device_count
+
+    nnodes = os.getenv("NNODES", "1")
+    nproc = os.getenv("NPROC_PER_NODE", str(get_device_count()))
+    master_addr = os.getenv("MASTER_ADDR", "127.0.0.1")
+    master_port = os.getenv("MASTER_PORT", str(find_available_port()))
+    cmd = [sys.executable, "-m", "torch.distributed.run"]
+    rdzv_id = os.getenv("RDZV_ID")
+    if rdzv_id is not None:
+        min_nnodes, max_nnodes = os.getenv("MIN_NNODES"), os.getenv("MAX_NNODES")
+        rdzv_nnodes = f"{min_nnodes}:{max_nnodes}" if min_nnodes and max_nnodes else nnodes
+        cmd += ["--nnodes", rdzv_nnodes, "--nproc-per-node", nproc, "--rdzv-id", rdzv_id,
+                "--rdzv-backend", "c10d", "--rdzv-endpoint", f"{master_addr}:{master_port}",
+                "--max-restarts", os.getenv("MAX_RESTARTS", "0")]  # fmt: skip
+    else:
+        cmd += ["--nnodes", nnodes, "--node_rank", os.getenv("NODE_RANK", "0"), "--nproc_per_node", nproc,
+                "--master_addr", master_addr, "--master_port", master_port]  # fmt: skip
+    return cmd + ["-m", WORKER_MODULE, *worker_argv]
+
+
+def launch_torchrun(argv: Sequence[str]) -> int:
+    """Re-run `argv` under torchrun; each worker parses the same argv and installs the loss."""
+    env = dict(os.environ)
+    if env.get("OPTIM_TORCH", "1").lower() in {"true", "y", "yes", "1"}:
+        # Same DDP tuning LLaMA-Factory's launcher applies.
+        env.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+        env.setdefault("TORCH_NCCL_AVOID_RECORD_STREAMS", "1")
+    return subprocess.run(torchrun_command(argv), env=env).returncode
+
+
+def prepare(argv: Sequence[str]) -> tuple[MetricLossSettings | None, dict[str, Any] | list[str]]:
+    """Read the config and take our settings out; raise a clear error on anything we refuse."""
+    config = read_config(argv)
+    where = argv[0] if argv else "command line"
+    settings, rest = split_metric_settings(config, where=where)
+    if settings is not None:
+        check_llamafactory_version()
+        check_environment()
+        validate_loss_name(settings)
+    return settings, rest
+
+
+def train_main(argv: Sequence[str]) -> int:
+    """`metricsft train` entry point; returns the process exit code.
+
+    >>> train_main(["tiny_sft.yaml", "metric_loss=ntil", "max_steps=2"])   # doctest: +SKIP
+    0
+    """
+    argv = list(argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(__doc__.strip())
+        return 0
+    try:
+        settings, config = prepare(argv)
+    except (MetricSettingsError, UnsupportedConfigError) as err:
+        print(f"metricsft train: error: {err}", file=sys.stderr)
+        return 2
+    if settings is None:
+        return run_llamafactory_cli(argv)
+    if _wants_torchrun():
+        return launch_torchrun(argv)
+    return run_in_this_process(settings, config)

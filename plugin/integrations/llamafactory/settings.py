@@ -1,0 +1,128 @@
+"""The two keys `metricsft train` adds to a LLaMA-Factory config, and how they are read.
+
+LLaMA-Factory rejects unknown keys (or drops them under ALLOW_EXTRA_ARGS=1), so our keys must be
+taken out before its parser sees the config. Both config forms LLaMA-Factory accepts are handled:
+a mapping (YAML/JSON file plus `key=value` overrides) and a `--key value` argument list.
+
+    >>> cfg = {"stage": "sft", "metric_loss": "ntil", "metric_loss_args": {"lam": 0.5}}
+    >>> settings, rest = split_metric_settings(cfg)
+    >>> settings
+    MetricLossSettings(loss='ntil', args={'lam': 0.5})
+    >>> rest
+    {'stage': 'sft'}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import yaml
+
+LOSS_KEY = "metric_loss"
+ARGS_KEY = "metric_loss_args"
+
+
+class MetricSettingsError(ValueError):
+    """`metric_loss` / `metric_loss_args` are malformed (the message names the key and the fix)."""
+
+
+@dataclass(frozen=True)
+class MetricLossSettings:
+    """Which metric loss to train with and its arguments, as written in the config."""
+
+    loss: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def to_argv(self) -> list[str]:
+        """`--metric_loss X --metric_loss_args JSON`: how settings travel to torchrun workers."""
+        return [f"--{LOSS_KEY}", self.loss, f"--{ARGS_KEY}", json.dumps(self.args)]
+
+
+def _parse_args_value(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        # From `--metric_loss_args '{"lam": 0.5}'` or `metric_loss_args='{lam: 0.5}'`: JSON is YAML.
+        try:
+            value = yaml.safe_load(value) if value.strip() else {}
+        except yaml.YAMLError as err:
+            raise MetricSettingsError(
+                f"{ARGS_KEY} ({where}) is not valid JSON/YAML: {err}. Write it as a mapping, e.g. "
+                f"{ARGS_KEY}: {{lam: 0.3, sigma: 0.2}}"
+            ) from err
+        if value is None:
+            value = {}
+    if not isinstance(value, Mapping):
+        raise MetricSettingsError(
+            f"{ARGS_KEY} ({where}) must be a mapping of argument names to values, got "
+            f"{type(value).__name__} {value!r}; e.g. {ARGS_KEY}: {{lam: 0.3}}"
+        )
+    bad_keys = [k for k in value if not isinstance(k, str)]
+    if bad_keys:
+        raise MetricSettingsError(f"{ARGS_KEY} ({where}) has non-string argument names {bad_keys!r}")
+    return dict(value)
+
+
+def _build(loss: Any, args: Any, where: str) -> MetricLossSettings | None:
+    if loss is None or (isinstance(loss, str) and not loss.strip()):
+        if args not in (None, {}, ""):
+            raise MetricSettingsError(
+                f"{ARGS_KEY} is set ({where}) but {LOSS_KEY} is not; add e.g. `{LOSS_KEY}: ntil` or "
+                f"remove {ARGS_KEY}."
+            )
+        return None
+    if not isinstance(loss, str):
+        raise MetricSettingsError(f"{LOSS_KEY} ({where}) must be a loss name string, got {loss!r}")
+    return MetricLossSettings(loss=loss.strip(), args=_parse_args_value(args, where))
+
+
+def _split_argv(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Take `--metric_loss[=]X` and `--metric_loss_args[=]Y` out of an argument list."""
+    found: dict[str, Any] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        item = argv[i]
+        for key in (LOSS_KEY, ARGS_KEY):
+            flag = f"--{key}"
+            if item == flag:
+                if i + 1 >= len(argv):
+                    raise MetricSettingsError(f"{flag} needs a value, e.g. {flag} ntil")
+                found[key] = argv[i + 1]
+                i += 2
+                break
+            if item.startswith(flag + "="):
+                found[key] = item[len(flag) + 1 :]
+                i += 1
+                break
+        else:
+            rest.append(item)
+            i += 1
+    return found, rest
+
+
+def split_metric_settings(
+    config: Mapping[str, Any] | list[str], where: str = "config"
+) -> tuple[MetricLossSettings | None, dict[str, Any] | list[str]]:
+    """Return (our settings or None, the config LLaMA-Factory should see) without mutating `config`.
+
+    >>> split_metric_settings(["--stage", "sft", "--metric_loss=dist2"])
+    (MetricLossSettings(loss='dist2', args={}), ['--stage', 'sft'])
+    """
+    if isinstance(config, Mapping):
+        rest = {k: v for k, v in config.items() if k not in (LOSS_KEY, ARGS_KEY)}
+        return _build(config.get(LOSS_KEY), config.get(ARGS_KEY), where), rest
+    found, rest_list = _split_argv(list(config))
+    return _build(found.get(LOSS_KEY), found.get(ARGS_KEY), where), rest_list
+
+
+def validate_loss_name(settings: MetricLossSettings) -> None:
+    """Fail before any model is loaded when the loss name is unknown (arguments are checked by MetricLoss)."""
+    from metricsft.losses import LOSS_NAMES
+
+    if settings.loss not in LOSS_NAMES:
+        raise MetricSettingsError(
+            f"unknown {LOSS_KEY} {settings.loss!r}; valid losses: {', '.join(LOSS_NAMES)}"
+        )
