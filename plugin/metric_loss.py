@@ -1,0 +1,124 @@
+"""``MetricLoss``: the object you hand to a trainer as ``compute_loss_func``.
+
+>>> from metricsft import MetricLoss
+>>> loss_fn = MetricLoss(tokenizer, "ntil", {"lam": 0.3})                     # doctest: +SKIP
+>>> trainer = transformers.Trainer(model=model, args=args, train_dataset=ds,
+...                                compute_loss_func=loss_fn)                   # doctest: +SKIP
+
+It follows Hugging Face's ``compute_loss_func(outputs, labels, num_items_in_batch)`` contract:
+labels are shifted here (exactly once), the loss is ``sum / num_items_in_batch`` when the trainer
+passes it (so gradient accumulation and data parallel equal one big batch) and a mean otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .losses import get_loss
+from .losses.functional import metric_token_loss
+from .vocab import CodebookMetric, MetricVocab, build_metric_vocab
+
+# Keys of metric_loss_args that describe the vocabulary rather than the loss.
+VOCAB_KEYS = ("metrics", "value_map", "codebook_file", "codebook_distance", "codebook_tau")
+
+
+def _load_codebook(path: str | Path, distance: str, tau: float | str) -> CodebookMetric:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"metric_loss_args.codebook_file: no such file {str(path)!r}")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, Mapping) or not {"token_ids", "embeddings"} <= set(payload):
+        raise ValueError(
+            f"metric_loss_args.codebook_file {str(path)!r} must hold a dict with 'token_ids' and 'embeddings' "
+            "(save it with torch.save({'token_ids': ids, 'embeddings': tensor}, path))"
+        )
+    return CodebookMetric(list(payload["token_ids"]), payload["embeddings"], distance, tau)
+
+
+def split_metric_args(args: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate vocabulary keys (``metrics``, ``value_map``, ``codebook_*``) from loss arguments."""
+    args = dict(args or {})
+    vocab_args = {key: args.pop(key) for key in VOCAB_KEYS if key in args}
+    return vocab_args, args
+
+
+def build_vocab_from_args(tokenizer: Any, vocab_args: Mapping[str, Any]) -> MetricVocab:
+    codebook = None
+    if "codebook_file" in vocab_args:
+        codebook = _load_codebook(
+            vocab_args["codebook_file"], vocab_args.get("codebook_distance", "mse"), vocab_args.get("codebook_tau", "auto")
+        )
+    metrics = vocab_args.get("metrics", ("digits",))
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    return build_metric_vocab(tokenizer, metrics=metrics, value_map=vocab_args.get("value_map"), codebook=codebook)
+
+
+class MetricLoss:
+    """CE + a metric-token term, callable as a Hugging Face ``compute_loss_func``.
+
+    ``args`` holds the loss arguments (see ``metricsft.losses.get_loss(name).arg_names()``) and
+    optionally the vocabulary keys ``metrics`` (``["digits"]``, ``["digits", "loc"]``, ...),
+    ``value_map`` (dict or JSON file), ``codebook_file`` / ``codebook_distance`` / ``codebook_tau``.
+    Unknown names raise a ValueError that lists the valid ones.
+    """
+
+    def __init__(
+        self, tokenizer: Any, loss: str = "ntil", args: Mapping[str, Any] | None = None, *, vocab: MetricVocab | None = None
+    ) -> None:
+        self.loss_name = loss
+        self.spec = get_loss(loss)
+        vocab_args, loss_args = split_metric_args(args)
+        unknown = sorted(set(loss_args) - set(self.spec.arg_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown metric_loss_args {unknown} for metric_loss {loss!r}; valid: "
+                f"{self.spec.arg_names() + list(VOCAB_KEYS)}"
+            )
+        self.args = self.spec.parse_args(loss_args)
+        self.vocab_args = vocab_args
+        self.vocab = vocab if vocab is not None else build_vocab_from_args(tokenizer, vocab_args)
+        self.last_components: dict[str, torch.Tensor] = {}
+
+    def __call__(
+        self,
+        outputs: Any,
+        labels: torch.Tensor,
+        num_items_in_batch: int | torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        logits = outputs.get("logits") if isinstance(outputs, Mapping) else getattr(outputs, "logits", None)
+        if logits is None:
+            raise ValueError(
+                "MetricLoss needs outputs.logits, but the model returned none (Liger's fused linear cross-entropy "
+                "skips them: set enable_liger_kernel/use_liger_kernel to false when using a metric loss)"
+            )
+        shift_labels = kwargs.get("shift_labels")
+        position_ids = kwargs.get("position_ids")
+        if shift_labels is not None:  # already aligned by the caller (e.g. context parallel)
+            labels, shift = shift_labels, False
+            if position_ids is not None:
+                raise ValueError("pass position_ids already shifted together with shift_labels, or neither")
+        else:
+            shift = True
+        out = metric_token_loss(
+            logits, labels.to(logits.device), self.vocab, self.spec, self.args,
+            num_items_in_batch=num_items_in_batch, position_ids=position_ids, shift=shift,
+        )
+        self.last_components = out.components
+        return out.loss
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serialisable settings: loss, resolved arguments, vocabulary summary."""
+        from dataclasses import asdict
+
+        return {
+            "loss": self.loss_name,
+            "args": asdict(self.args),
+            "vocab_args": {k: (str(v) if isinstance(v, Path) else v) for k, v in self.vocab_args.items()},
+            "vocabulary": self.vocab.summary(),
+        }
