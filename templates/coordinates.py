@@ -100,7 +100,9 @@ class ResizedPixels(CoordinateSpace):
 class PaddedSquare(CoordinateSpace):
     """LLaVA-1.5: floats in [0, 1] relative to the image padded (centred) to a square S = max(W, H).
 
-    Written with ``decimals`` digits (LLaVA-1.5's grounding data uses 3).
+    Written with ``decimals`` digits (LLaVA-1.5's grounding data uses 3). Decoding clips to the
+    original image: the padding holds no content, so a point in it means "at the image edge"
+    (and a box written at the edge reads back inside the image instead of 0.01 px outside).
     """
 
     decimals: int = 3
@@ -117,7 +119,7 @@ class PaddedSquare(CoordinateSpace):
 
     def decode(self, a: float, b: float, image: ImageInfo) -> tuple[float, float]:
         side, pad_x, pad_y = self._pad(image)
-        return (a * side - pad_x, b * side - pad_y)
+        return (min(max(a * side - pad_x, 0.0), image.width), min(max(b * side - pad_y, 0.0), image.height))
 
     def limits(self, image: ImageInfo) -> tuple[float, float]:
         return (1.0, 1.0)
