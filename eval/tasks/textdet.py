@@ -1,0 +1,58 @@
+"""Scene-text detection (ICDAR 2015 style): polygons, do-not-care regions, dataset-level P/R/hmean."""
+
+from __future__ import annotations
+
+from metricsft.eval.metrics.textdet import TruthRegion, detection_scores, match_image
+from metricsft.eval.parsers.geometry import parse_polygons
+from metricsft.eval.report import Report
+from metricsft.eval.tasks.base import NO_PREDICTION, Task, count_reasons, row_id
+from metricsft.templates import Codec
+
+DONT_CARE_TEXT = "###"
+
+
+class TextDetTask(Task):
+    name = "textdet"
+    max_new_tokens = 1024
+    rules = {
+        "precision": "matched / detections not ignored, summed over the dataset; a detection > 50% inside one "
+        "do-not-care ('###') region is ignored",
+        "recall": "matched / cared-for ground-truth polygons, summed over the dataset",
+        "hmean": "2PR / (P + R); matching is one-to-one, greedy in index order, at polygon IoU > 0.5 "
+        "(ICDAR 2015 script)",
+        "parse_failure_rate": "share of images whose answer held no readable polygon (scored as no detections)",
+    }
+
+    def _truths(self, row: dict, codec: Codec, rid: str) -> list[TruthRegion]:
+        truth = self.truth(row)
+        if truth is not None:
+            return [TruthRegion([tuple(p) for p in poly["points"]], bool(poly.get("dont_care"))) for poly in truth["polygons"]]
+        parsed = parse_polygons(self.label(row, rid), codec, self.image_info(row))
+        if not parsed.ok:
+            raise ValueError(f"row {rid!r}: the reference answer is not {codec.family} polygons: {parsed.reason}")
+        return [TruthRegion(p.points, p.label == DONT_CARE_TEXT) for p in parsed.value]  # type: ignore[union-attr]
+
+    def score_rows(self, rows: list[dict], texts: list[str | None], codec: Codec) -> Report:
+        per_row, reasons, images = [], [], []
+        for index, (row, text) in enumerate(zip(rows, texts)):
+            rid = row_id(row, index)
+            truths = self._truths(row, codec, rid)
+            parsed = parse_polygons(text, codec, self.image_info(row)) if text is not None else None
+            reason = NO_PREDICTION if parsed is None else parsed.reason
+            detections = [p.points for p in parsed.value] if parsed is not None and parsed.ok else []  # type: ignore[union-attr]
+            match = match_image(truths, detections)
+            images.append(match)
+            reasons.append(reason)
+            per_row.append({
+                "id": rid, "matched": match.matched, "truths": match.truths, "detections": match.detections,
+                "ignored_detections": match.ignored_detections, "iou": list(match.match_ious), "reason": reason,
+            })
+        metrics = detection_scores(images)
+        metrics["parse_failure_rate"] = sum(r is not None for r in reasons) / (len(rows) or 1)
+        counts = {
+            "matched": sum(m.matched for m in images),
+            "truth_polygons": sum(m.truths for m in images),
+            "detections": sum(m.detections for m in images),
+            "ignored_detections": sum(m.ignored_detections for m in images),
+        }
+        return Report(self.name, metrics, counts, count_reasons(reasons), per_row)
