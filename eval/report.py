@@ -45,7 +45,8 @@ class Report:
         lines = [f"| {self.task} metric | value | rule |", "|---|---:|---|"]
         for name, value in self.metrics.items():
             shown = "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
-            lines.append(f"| {name} | {shown} | {self.rules.get(name, '')} |")
+            rule = self.rules.get(name, "").replace("|", "\\|")  # a '|' inside a regex would split the cell
+            lines.append(f"| {name} | {shown} | {rule} |")
         lines += ["", "| count | n |", "|---|---:|"]
         lines += [f"| {name} | {value} |" for name, value in self.counts.items()]
         if self.failure_reasons:

@@ -1,0 +1,86 @@
+"""`metricsft score TASK PREDICTIONS.jsonl`: score generated text offline.
+
+PREDICTIONS.jsonl is LLaMA-Factory's ``generated_predictions.jsonl`` (``prompt``/``predict``/``label``,
+written by ``do_predict`` + ``predict_with_generate`` or ``scripts/vllm_infer.py``) or any JSONL whose rows
+carry ``predict`` plus converted-row fields. ``--data`` joins the converted dataset by row index, which
+brings the metadata the label text lacks (image size, RewardBench subset, do-not-care regions...).
+
+    metricsft score gsm8k saves/llama3/predict/generated_predictions.jsonl
+    metricsft score refcoco generated_predictions.jsonl --format qwen2_vl --data data/refcoco_val.jsonl --out results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from metricsft.templates import FAMILIES
+
+# Tasks whose answers (times, verdicts, ratings, numbers) every family writes the same way, so a bare
+# generated_predictions.jsonl can be scored without --format.
+FAMILY_INDEPENDENT_TASKS = {"clock", "rewardbench", "gsm8k", "arithmetic"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from metricsft.eval.tasks import TASKS
+
+    parser = argparse.ArgumentParser(prog="metricsft score", description=__doc__.split("\n\n")[0])
+    parser.add_argument("task", choices=TASKS, help="benchmark whose rules to apply")
+    parser.add_argument("predictions", help="generated_predictions.jsonl (prompt/predict/label rows)")
+    parser.add_argument("--format", dest="family", choices=FAMILIES,
+                        help="model family that wrote the answers (default: the rows' meta.family; "
+                        "llama for clock/rewardbench/gsm8k/arithmetic)")
+    parser.add_argument("--data", help="the converted dataset the predictions came from (joined by row index)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a Markdown table")
+    parser.add_argument("--out", help="directory for results.json, results.md and plots")
+    return parser
+
+
+def _family(task: str, rows: Sequence[dict], requested: str | None) -> str:
+    if requested:
+        return requested
+    found = {(row.get("meta") or {}).get("family") for row in rows} - {None}
+    if len(found) == 1:
+        return found.pop()
+    if len(found) > 1:
+        raise ValueError(f"rows come from several families {sorted(found)}; pass --format")
+    if task in FAMILY_INDEPENDENT_TASKS:
+        return "llama"
+    raise ValueError(f"{task} answers are written differently by each family: pass --format ({', '.join(FAMILIES)})")
+
+
+def score_main(argv: Sequence[str]) -> int:
+    """Entry point of ``metricsft score``; returns the exit code (1 with a message on bad input)."""
+    from metricsft.eval.tasks import get_task, join_by_index
+
+    args = build_parser().parse_args(list(argv))
+    task = get_task(args.task)
+    try:
+        rows = task.read_rows(args.predictions)
+        missing = [i for i, row in enumerate(rows) if not isinstance(row.get("predict"), str)]
+        if missing:
+            raise ValueError(f"{args.predictions}: row(s) {missing[:5]} have no 'predict' text; is this a predictions file?")
+        if args.data:
+            rows = join_by_index(rows, task.read_rows(args.data), where=f"{args.predictions} vs {args.data}")
+        family = _family(args.task, rows, args.family)
+        report = task.score(rows, {}, family)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        print(f"metricsft score: error: {err}", file=sys.stderr)
+        return 1
+    summary = report.to_json()
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps({**summary, "family": family}, indent=2, ensure_ascii=False) + "\n")
+        (out / "results.md").write_text(report.to_markdown())
+        plots = report.plot(out)
+        print(f"wrote {out / 'results.json'}, {out / 'results.md'} and {len(plots)} plot(s)", file=sys.stderr)
+    if args.json:
+        summary.pop("per_row")  # per-row details go to results.json (--out); stdout stays one small object
+        print(json.dumps({**summary, "family": family}, ensure_ascii=False))
+    else:
+        print(report.to_markdown(), end="")
+    return 0
