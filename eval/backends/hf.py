@@ -1,0 +1,108 @@
+"""Hugging Face `generate` backend: batched, left-padded, greedy. For small runs, CPU and debugging.
+
+    >>> backend = HFBackend("path/to/model", batch_size=8)          # doctest: +SKIP
+    >>> dict(backend.generate([Request("q1", [{"role": "user", "content": "2+2="}], max_new_tokens=4)]))  # doctest: +SKIP
+    {'q1': '4'}
+
+Vision-language models (any type in transformers' image-text-to-text mapping) are loaded with
+their processor, so images go through exactly the preprocessing the model was trained with.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+from metricsft.eval.backends.base import Request, check_request, load_image
+from metricsft.eval.backends.chat import decode_answer, load_chat_tokenizers, render_prompt, stop_token_ids
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        adapter: str | None = None,
+        batch_size: int = 8,
+        dtype: str = "auto",
+        device: str | None = None,
+    ) -> None:
+        import torch
+        import transformers
+
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model_path, self.adapter, self.batch_size = model, adapter, batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        # fp32 on CPU: bf16 matmuls there are slow and change greedy outputs.
+        if dtype == "auto":
+            torch_dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        else:
+            torch_dtype = getattr(torch, dtype)
+        self.template_owner, self.tokenizer, self.model_type, self.is_vision = load_chat_tokenizers(model)
+        self.processor = self.template_owner if self.is_vision else None
+        auto_model = transformers.AutoModelForImageTextToText if self.is_vision else transformers.AutoModelForCausalLM
+        # Decoder-only generation appends after the prompt: pad on the left so every row's prompt
+        # ends at the same position.
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = auto_model.from_pretrained(model, dtype=torch_dtype).to(self.device).eval()
+        if adapter:
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, adapter).eval()
+        self.torch_dtype = torch_dtype
+        self.stop_ids = stop_token_ids(self.model.generation_config, self.tokenizer)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name, "model": self.model_path, "adapter": self.adapter, "model_type": self.model_type,
+            "dtype": str(self.torch_dtype).removeprefix("torch."), "device": self.device,
+            "batch_size": self.batch_size, "decoding": "greedy",
+        }
+
+    def prompt_text(self, request: Request) -> str:
+        return render_prompt(self.template_owner, request.messages, bool(request.images), self.model_type)
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[str, str]]:
+        for start in range(0, len(requests), self.batch_size):
+            batch = requests[start:start + self.batch_size]
+            yield from zip([r.id for r in batch], self._generate_batch(batch))
+
+    def _generate_batch(self, batch: Sequence[Request]) -> list[str]:
+        import torch
+
+        for request in batch:
+            check_request(request)
+        prompts = [self.prompt_text(r) for r in batch]
+        # The chat template already wrote BOS where the model wants one; PaliGemma (no template)
+        # relies on its processor adding it.
+        add_special = not getattr(self.template_owner, "chat_template", None)
+        if self.processor is not None:
+            images = [load_image(p) for r in batch for p in r.images]
+            inputs = self.processor(
+                text=prompts, images=images or None, padding=True, return_tensors="pt", add_special_tokens=add_special
+            )
+        else:
+            inputs = self.tokenizer(prompts, padding=True, return_tensors="pt", add_special_tokens=add_special)
+        inputs = inputs.to(self.device)
+        longest = max(r.max_new_tokens for r in batch)
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs, max_new_tokens=longest, do_sample=False, num_beams=1,
+                pad_token_id=self.tokenizer.pad_token_id,
+                # Generation configs shipped with models often set temperature/top_p for sampling;
+                # unset them so greedy decoding does not warn about ignored flags.
+                temperature=None, top_p=None, top_k=None,
+            )
+        generated = output[:, inputs["input_ids"].shape[1]:].tolist()
+        # Each row stops at its own budget, as if it had been generated alone.
+        return [decode_answer(self.tokenizer, ids[: r.max_new_tokens], self.stop_ids) for ids, r in zip(generated, batch)]
+
+    def close(self) -> None:
+        self.model = None

@@ -1,0 +1,154 @@
+"""vLLM offline backend: continuous batching in-process, greedy, images via `multi_modal_data`, LoRA.
+
+    >>> backend = VLLMBackend("path/to/model", tensor_parallel_size=2)   # doctest: +SKIP
+    >>> for row_id, text in backend.generate(requests):                  # doctest: +SKIP
+    ...     cache.append(row_id, text)
+
+Requests are queued with `LLM.enqueue` and the engine is stepped here (what `LLM.generate` does
+internally) so each answer is handed over the moment it finishes instead of when the whole batch
+does: the runner caches it at once and a crash loses only what was in flight.
+
+`vllm` is imported only when this backend is built: it lives in its own environment
+(`.ci/build_vllm_env.sh`) because it pins other torch/transformers versions than LLaMA-Factory.
+For `data_parallel_size > 1` see `vllm_data_parallel.py` (one engine process per replica).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from metricsft.eval.backends.base import BackendError, Request, check_request, load_image
+from metricsft.eval.backends.chat import decode_answer, load_chat_tokenizers, render_prompt, stop_token_ids
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def _on_cpu() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+class VLLMBackend:
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str,
+        adapter: str | None = None,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        enforce_eager: bool | None = None,
+        max_in_flight: int = 1024,
+        seed: int = 0,
+        **engine_kwargs: Any,
+    ) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
+        on_cpu = _on_cpu()
+        if on_cpu:
+            # vLLM's CPU backend otherwise reserves most of the machine's RAM for the KV cache.
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
+        from vllm import LLM
+
+        self.model_path, self.adapter, self.max_in_flight = model, adapter, max_in_flight
+        self.template_owner, self.tokenizer, self.model_type, self.is_vision = load_chat_tokenizers(model)
+        self.stop_ids = stop_token_ids(_generation_config(model), self.tokenizer)
+        # CUDA graphs pay off on GPUs; on CPU, compiling costs ~60 s at every start for no gain here.
+        self.enforce_eager = on_cpu if enforce_eager is None else enforce_eager
+        # fp32 on CPU: bf16 there changes greedy outputs (and is what vLLM-CPU picks for "auto").
+        self.dtype = "float32" if (dtype == "auto" and on_cpu) else dtype
+        kwargs: dict[str, Any] = dict(
+            model=model, tensor_parallel_size=tensor_parallel_size, dtype=self.dtype, seed=seed,
+            enforce_eager=self.enforce_eager, **engine_kwargs,
+        )
+        if max_model_len:
+            kwargs["max_model_len"] = max_model_len
+        self.lora_request = None
+        if adapter:
+            from vllm.lora.request import LoRARequest
+
+            kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=_lora_rank(adapter))
+            self.lora_request = LoRARequest("adapter", 1, str(adapter))
+        self.engine_kwargs = {k: v for k, v in kwargs.items() if k != "model"}
+        self.llm = LLM(**kwargs)
+
+    def describe(self) -> dict[str, Any]:
+        import vllm
+
+        return {
+            "backend": self.name, "model": self.model_path, "adapter": self.adapter, "model_type": self.model_type,
+            "vllm_version": vllm.__version__, "decoding": "greedy", **self.engine_kwargs,
+        }
+
+    def prompt_text(self, request: Request) -> str:
+        return render_prompt(self.template_owner, request.messages, bool(request.images), self.model_type)
+
+    def engine_prompt(self, request: Request) -> dict[str, Any]:
+        """The prompt as vLLM takes it; text models get token ids made exactly like the HF backend's."""
+        check_request(request)
+        text = self.prompt_text(request)
+        if request.images:
+            return {"prompt": text, "multi_modal_data": {"image": [load_image(p) for p in request.images]}}
+        # The chat template already wrote BOS where the model wants one.
+        add_special = not getattr(self.template_owner, "chat_template", None)
+        return {"prompt_token_ids": self.tokenizer(text, add_special_tokens=add_special)["input_ids"]}
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[str, str]]:
+        from vllm import SamplingParams
+
+        engine = self.llm.llm_engine
+        if engine.has_unfinished_requests():
+            raise BackendError("the vLLM engine still has requests from an interrupted generate(); build a new backend")
+        queue = iter(requests)
+        row_of: dict[str, str] = {}  # vLLM request id -> our row id
+
+        def top_up() -> None:
+            while len(row_of) < self.max_in_flight:
+                request = next(queue, None)
+                if request is None:
+                    return
+                params = SamplingParams(
+                    temperature=0.0, max_tokens=request.max_new_tokens, skip_special_tokens=False, detokenize=False
+                )
+                try:
+                    ids = self.llm.enqueue(
+                        self.engine_prompt(request), params, lora_request=self.lora_request, use_tqdm=False
+                    )
+                except ValueError as error:  # e.g. prompt longer than max_model_len
+                    raise BackendError(f"row {request.id!r}: vLLM rejected the prompt: {error}") from error
+                row_of[ids[0]] = request.id
+
+        top_up()
+        while row_of:
+            for output in engine.step():
+                if output.finished:
+                    row_id = row_of.pop(output.request_id)
+                    yield row_id, decode_answer(self.tokenizer, output.outputs[0].token_ids, self.stop_ids)
+            top_up()
+
+    def close(self) -> None:
+        self.llm = None
+
+
+def _generation_config(model: str) -> Any:
+    """The model's generation config (its EOS ids decide where answers stop), as HF derives it."""
+    import transformers
+
+    if (Path(model) / "generation_config.json").is_file():
+        return transformers.GenerationConfig.from_pretrained(model)
+    return transformers.GenerationConfig.from_model_config(transformers.AutoConfig.from_pretrained(model))
+
+
+def _lora_rank(adapter: str) -> int:
+    """vLLM preallocates LoRA buffers for `max_lora_rank`: take it from the adapter itself."""
+    config_path = Path(adapter) / "adapter_config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"--adapter {adapter!r}: no adapter_config.json (expected a PEFT LoRA directory)")
+    rank = int(json.loads(config_path.read_text()).get("r", 16))
+    # vLLM accepts only these ranks; round up to the next one.
+    return next(r for r in (1, 8, 16, 32, 64, 128, 256, 320, 512) if r >= rank)

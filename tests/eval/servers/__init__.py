@@ -1,0 +1,1 @@
+"""Test-only servers and process helpers for the evaluation backends (loopback addresses only)."""
