@@ -1,0 +1,1 @@
+"""Converters from official raw benchmark layouts to LLaMA-Factory datasets."""

@@ -1,0 +1,116 @@
+"""Arithmetic from DeepMind's ``mathematics_dataset``: generated on the fly or read from its files.
+
+``--src generate:arithmetic__mixed`` samples questions with the generator (seeded by
+``--seed``; ``--split`` picks the regime: train (default), train-easy, train-medium,
+train-hard, interpolate, extrapolate). ``--src FILE.txt`` reads the released files
+(question and answer on alternating lines). The answer is kept exactly as generated
+(an integer, a decimal or a fraction such as ``-3/4``).
+
+    metricsft data convert arithmetic --src generate:arithmetic__mixed --limit 1000 --seed 0 --format llama --out data
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from metricsft.templates import Codec
+
+from .common import ConversionError, ConvertOptions, Invalid, make_row
+
+GENERATE_PREFIX = "generate:"
+DEFAULT_LIMIT = 1000
+
+
+def _regime_modules(regime: str) -> dict[str, Callable[[], Any]]:
+    from .mathematics_shim import import_generator_modules
+
+    modules = import_generator_modules()
+
+    def entropy(level: int, levels: int) -> Callable[[tuple[float, float]], tuple[float, float]]:
+        # same sub-range rule as mathematics_dataset.generate._make_entropy_fn
+        def restrict(range_: tuple[float, float]) -> tuple[float, float]:
+            low, length = range_[0], range_[1] - range_[0]
+            return (low + level / levels * length, low + (level + 1) / levels * length)
+
+        return restrict
+
+    builders = {
+        "train": lambda: modules.train(entropy(0, 1)),
+        "train-easy": lambda: modules.train(entropy(0, 3)),
+        "train-medium": lambda: modules.train(entropy(1, 3)),
+        "train-hard": lambda: modules.train(entropy(2, 3)),
+        "interpolate": modules.test,
+        "extrapolate": modules.test_extra,
+    }
+    if regime not in builders:
+        raise ConversionError(f"unknown arithmetic split {regime!r}; choose one of: {', '.join(builders)}")
+    flat: dict[str, Callable[[], Any]] = {}
+    for group, entries in builders[regime]().items():
+        for name, generator in entries.items():
+            flat[f"{group}__{name}"] = generator
+    return flat
+
+
+def _generated(module_name: str, options: ConvertOptions) -> Iterator[tuple[str, str]]:
+    import numpy as np
+
+    from mathematics_dataset import generate_settings
+
+    regime = options.split or "train"
+    generators = _regime_modules(regime)
+    if module_name not in generators:
+        known = ", ".join(sorted(n for n in generators if n.startswith("arithmetic__")))
+        raise ConversionError(f"unknown generator {module_name!r} for split {regime!r}; arithmetic ones: {known}")
+    # the generator draws from both global RNGs
+    random.seed(options.seed)
+    np.random.seed(options.seed)
+    limit = options.limit or DEFAULT_LIMIT
+    for _ in range(limit):
+        while True:  # same length filter as mathematics_dataset.generate.sample_from_module
+            problem = generators[module_name]()
+            question, answer = str(problem.question), str(problem.answer)
+            if len(question) <= generate_settings.MAX_QUESTION_LENGTH and len(answer) <= generate_settings.MAX_ANSWER_LENGTH:
+                break
+        yield question, answer
+
+
+def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+    if options.src.startswith(GENERATE_PREFIX):
+        module_name = options.src[len(GENERATE_PREFIX):]
+        split = options.split or "train"
+        source = f"{module_name}/{split}/seed{options.seed}"
+        pairs: Iterator[tuple[str, str | Invalid]] = ((q, a) for q, a in _generated(module_name, options))
+    else:
+        path = Path(options.src)
+        if not path.is_file():
+            raise ConversionError(f"{path}: no such file; give a mathematics_dataset .txt file or generate:MODULE")
+        split = options.split or path.parent.name or "file"
+        source = f"{path.stem}/{split}"
+        pairs = _read_pairs(path)
+    for index, (question, answer) in enumerate(pairs):
+        if isinstance(answer, Invalid):
+            yield answer
+            continue
+        yield make_row(
+            row_id=f"arithmetic/{source}/{index}",
+            codec=codec,
+            prompt=codec.prompt("arithmetic", question=question),
+            answer=answer,
+            task="arithmetic",
+            split=split,
+            truth={"answer": answer},
+        )
+
+
+def _read_pairs(path: Path) -> Iterator[tuple[str, str | Invalid]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if lines and not lines[-1].strip():
+        lines = lines[:-1]
+    for start in range(0, len(lines), 2):
+        question = lines[start].strip()
+        if start + 1 >= len(lines) or not lines[start + 1].strip() or not question:
+            yield question, Invalid(f"{path}:{start + 1}", "malformed row", "expected a question line followed by an answer line")
+            continue
+        yield question, lines[start + 1].strip()

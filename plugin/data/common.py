@@ -1,0 +1,122 @@
+"""Shared pieces of every converter: options, the bad-input record, row building, image checks.
+
+A converter is a generator ``convert(options, codec) -> Iterator[dict | Invalid]``: it yields
+finished rows, and ``Invalid`` for input it cannot use. The driver (``convert.py``) decides
+whether an ``Invalid`` stops the conversion with its message or is skipped and counted
+(``--skip-invalid``), so every converter reports bad input the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from metricsft.templates import Codec, ImageInfo
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+class ConversionError(ValueError):
+    """Input that cannot be converted; the message names the file and line (or image)."""
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """One unusable input record: where it is, a short reason (for counts) and the details."""
+
+    where: str
+    reason: str
+    detail: str
+
+    def message(self) -> str:
+        return f"{self.where}: {self.reason}: {self.detail}"
+
+
+@dataclass
+class ConvertOptions:
+    """Everything ``metricsft data convert`` accepts (task-specific fields are ignored elsewhere)."""
+
+    task: str
+    src: str
+    family: str
+    out: str
+    split: str | None = None
+    skip_invalid: bool = False
+    allow_pickle: bool = False
+    limit: int | None = None
+    seed: int = 0
+    name: str | None = None
+    images: str | None = None
+    layout: str = "auto"
+    mode: str = "auto"
+    min_pixels: int | None = 3136
+    max_pixels: int | None = 589824
+    keep_calculator: bool = False
+
+
+def require_image_family(codec: Codec, task: str) -> None:
+    if not codec.has_images:
+        raise ConversionError(
+            f"family {codec.family!r} is text-only but task {task!r} needs images; "
+            "use one of qwen2_vl, qwen2_5_vl, llava, paligemma"
+        )
+
+
+def image_info(path: Path, options: ConvertOptions, codec: Codec) -> ImageInfo:
+    """Size of an image file (only the header is read); Qwen2.5-VL also gets the resize bounds."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        width, height = image.size
+    if codec.family == "qwen2_5_vl":
+        return ImageInfo(width, height, options.min_pixels, options.max_pixels)
+    return ImageInfo(width, height)
+
+
+def image_meta(info: ImageInfo, codec: Codec) -> dict[str, Any]:
+    meta: dict[str, Any] = {"image_size": [info.width, info.height]}
+    if codec.family == "qwen2_5_vl":
+        meta["min_pixels"], meta["max_pixels"] = info.min_pixels, info.max_pixels
+    return meta
+
+
+def find_image(root: Path, stem: str) -> Path | None:
+    """The image file named ``stem`` + any image suffix (either case) directly in ``root``."""
+    for suffix in IMAGE_SUFFIXES:
+        for candidate in (root / f"{stem}{suffix}", root / f"{stem}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def make_row(
+    *,
+    row_id: str,
+    codec: Codec,
+    prompt: str,
+    answer: str,
+    task: str,
+    split: str,
+    truth: dict[str, Any],
+    images: list[Path] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One sharegpt row as LLaMA-Factory reads it, plus ``id`` and ``meta`` for scoring.
+
+    >>> from metricsft.templates import get_codec
+    >>> row = make_row(row_id="gsm8k/test/0", codec=get_codec("llama"), prompt="1+1?", answer="2",
+    ...                task="gsm8k", split="test", truth={"answer": "2"})
+    >>> row["messages"][1], row["meta"]["truth"]
+    ({'role': 'assistant', 'content': '2'}, {'answer': '2'})
+    """
+    # LLaMA-Factory needs exactly one <image> placeholder per image in the user turn.
+    user = "<image>" * len(images or []) + prompt
+    row: dict[str, Any] = {
+        "id": row_id,
+        "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+    }
+    if images:
+        row["images"] = [str(path.resolve()) for path in images]
+    row["meta"] = {"task": task, "family": codec.family, "split": split, **(meta or {}), "truth": truth}
+    return row
