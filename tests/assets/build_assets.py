@@ -42,7 +42,7 @@ def _lazy(module: str, function: str) -> Callable[[Path], dict | None]:
 ASSETS: dict[str, Asset] = {
     "qwen2": Asset(tokenizer_assets.build_qwen2, "1", "Qwen2-VL BPE tokenizer with vision/box special tokens"),
     "llama3": Asset(tokenizer_assets.build_llama3, "1", "Llama-3 BPE tokenizer"),
-    "gemma_loc": Asset(tokenizer_assets.build_gemma_loc, "1", "Gemma-3 tokenizer + 1024 <locNNNN> tokens"),
+    "gemma_loc": Asset(tokenizer_assets.build_gemma_loc, "2", "Gemma-3 tokenizer + 1024 <locNNNN> tokens"),
 }
 
 

