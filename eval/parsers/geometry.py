@@ -87,6 +87,14 @@ def _decode_point(codec: Codec, a: float, b: float, image: ImageInfo) -> tuple[f
     return reason if reason else codec.space.decode(a, b, image)  # type: ignore[attr-defined]
 
 
+def _checked(boxes: list[Box]) -> Parsed[list[Box]]:
+    """Refuse empty or flipped boxes whatever path read them (IoU of such a box is meaningless)."""
+    for box in boxes:
+        if not (box.x2 > box.x1 and box.y2 > box.y1):
+            return Parsed.failure(f"invalid box: needs x2 > x1 and y2 > y1, got {box.coords()}")
+    return Parsed.success(boxes)
+
+
 def parse_boxes(text: str, codec: Codec, image: ImageInfo) -> Parsed[list[Box]]:
     """All boxes in ``text`` in pixels of the original image, or the reason none could be read.
 
@@ -97,18 +105,16 @@ def parse_boxes(text: str, codec: Codec, image: ImageInfo) -> Parsed[list[Box]]:
     text = text[:_MAX_TEXT]
     found, reason = _first_ok(lambda t: codec.parse_boxes(t, image), text, codec.family)
     if found is not None:
-        return found
+        return _checked(found.value)  # type: ignore[arg-type]
     boxes: list[Box] = []
     for match in _BARE_BOX.finditer(text):
         a1, b1, a2, b2 = (float(v) for v in match.groups() if v is not None)
         p1, p2 = _decode_point(codec, a1, b1, image), _decode_point(codec, a2, b2, image)
         if isinstance(p1, str) or isinstance(p2, str):
             return Parsed.failure(f"box out of range: {p1 if isinstance(p1, str) else p2}")
-        if not (p2[0] > p1[0] and p2[1] > p1[1]):
-            return Parsed.failure(f"invalid box: needs x2 > x1 and y2 > y1, got {(*p1, *p2)}")
         boxes.append(Box(p1[0], p1[1], p2[0], p2[1]))
     if boxes:
-        return Parsed.success(boxes)
+        return _checked(boxes)
     return Parsed.failure(f"no box found ({codec.family}: {reason})")
 
 

@@ -12,7 +12,7 @@ _BRACKETED_NUMBER = re.compile(rf"\[\[\s*({NUMBER_RE})\s*\]\]")
 _LABELLED_NUMBER = re.compile(rf"(?i)\b(?:rating|score)\s*[:=]?\s*\**\s*({NUMBER_RE})")
 # "helpfulness: 3", "Correctness = 4.5" (names up to 40 word characters/spaces/dashes)
 _NAMED_SCORE = re.compile(rf"([A-Za-z][\w\- ]{{0,40}}?)\s*[:=]\s*\**\s*({NUMBER_RE})")
-_ANY_NUMBER = re.compile(rf"(?<![\w.]){NUMBER_RE}(?![\w.])")
+_ANY_NUMBER = re.compile(rf"(?<![\w.]){NUMBER_RE}(?!\w|\.\d)")
 
 
 def parse_verdict(text: str) -> Parsed[str]:
