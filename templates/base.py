@@ -209,6 +209,26 @@ class Codec(ABC):
     llamafactory_template: str = ""
     #: whether rows of this family carry an image (llama is text only)
     has_images: bool = True
+    #: whether the family repeats the referring phrase as the box label in grounding answers
+    #: (Qwen2-VL's object_ref, Qwen2.5-VL's "label", PaliGemma's trailing label; LLaVA-1.5 does not)
+    grounding_label: bool = True
+    #: characters a label cannot contain in this family's syntax
+    label_forbidden: str = ""
+
+    def clean_label(self, label: str | None) -> str | None:
+        """``label`` without the characters this family cannot write (None if nothing is left).
+
+        Used for free text such as scene-text transcriptions; the original stays in ``meta.truth``.
+
+        >>> from metricsft.templates import get_codec
+        >>> get_codec("paligemma").clean_label("  SALE; 50%  ")
+        'SALE 50%'
+        """
+        if label is None:
+            return None
+        kept = "".join(" " if c in self.label_forbidden else c for c in label)
+        kept = " ".join(kept.split())
+        return kept or None
 
     # -- boxes and polygons: family specific ------------------------------------------------
     @abstractmethod

@@ -26,13 +26,13 @@ from .coordinates import CoordinateSpace
 
 _ITEM = re.compile(rf"(?:([^\[\]:\n]+?)\s*:\s*)?\[\s*({NUMBER_RE}(?:\s*,\s*{NUMBER_RE})*)\s*\]")
 _SEPARATOR = r"[ \t]*(?:\n|;)\s*"
-_FORBIDDEN_IN_LABEL = ":[];"
 
 
 class BracketListCodec(Codec):
     """Objects as ``label: [numbers]`` lines; subclasses choose ``space`` and ``decimals``."""
 
     space: CoordinateSpace
+    label_forbidden = ":[];"
     #: digits after the decimal point; None writes integers
     decimals: int | None = None
 
@@ -40,7 +40,7 @@ class BracketListCodec(Codec):
         return format_number(int(value)) if self.decimals is None else f"{value:.{self.decimals}f}"
 
     def _line(self, label: str | None, points: Sequence[tuple[float, float]], image: ImageInfo) -> str:
-        check_label(label, _FORBIDDEN_IN_LABEL, self.family)
+        check_label(label, self.label_forbidden, self.family)
         numbers = []
         for x, y in points:
             numbers.extend(self.space.encode(x, y, image))

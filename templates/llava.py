@@ -20,3 +20,4 @@ class LlavaCodec(BracketListCodec):
     llamafactory_template = "llava"
     space = PaddedSquare(decimals=3)
     decimals = 3
+    grounding_label = False

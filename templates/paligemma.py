@@ -19,16 +19,16 @@ from .coordinates import LocBins
 
 _ITEM = re.compile(r"((?:<loc\d{4}>)+)(?:[ \t]*([^;<>\n]*[^;<>\s]))?")
 _SEPARATOR = r"\s*;\s*"
-_FORBIDDEN_IN_LABEL = ";<>"
 
 
 class PaliGemmaCodec(Codec):
     family = "paligemma"
     llamafactory_template = "paligemma"
     space = LocBins()
+    label_forbidden = ";<>"
 
     def _item(self, label: str | None, points: Sequence[tuple[float, float]], image: ImageInfo) -> str:
-        check_label(label, _FORBIDDEN_IN_LABEL, self.family)
+        check_label(label, self.label_forbidden, self.family)
         tokens = []
         for x, y in points:
             a, b = self.space.encode(x, y, image)

@@ -28,16 +28,16 @@ _BOX_ITEM = re.compile(rf"{_REF}{re.escape(BOX_START)}\s*{_POINT}\s*,\s*{_POINT}
 _QUAD_ITEM = re.compile(rf"{_REF}{re.escape(QUAD_START)}(.*?){re.escape(QUAD_END)}", re.S)
 _POINTS_LIST = re.compile(rf"^\s*{_POINT}(?:\s*,\s*{_POINT})*\s*$")
 _SEPARATOR = r"[\s,;]*"
-_FORBIDDEN_IN_LABEL = "<>|"
 
 
 class Qwen2VLCodec(Codec):
     family = "qwen2_vl"
     llamafactory_template = "qwen2_vl"
     space = Grid1000()
+    label_forbidden = "<>|"
 
     def _ref(self, label: str | None) -> str:
-        check_label(label, _FORBIDDEN_IN_LABEL, self.family)
+        check_label(label, self.label_forbidden, self.family)
         return "" if label is None else f"{REF_START}{label}{REF_END}"
 
     def _point(self, x: float, y: float, image: ImageInfo) -> str:
