@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple
 if __package__ in (None, ""):  # run as a script: make `tests.assets` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.assets import tokenizer_assets
+from tests.assets import llama2_tokenizer, tokenizer_assets
 from tests.assets.cache import build_atomically, dir_size_mb
 
 
@@ -43,6 +43,7 @@ ASSETS: dict[str, Asset] = {
     "qwen2": Asset(tokenizer_assets.build_qwen2, "1", "Qwen2-VL BPE tokenizer with vision/box special tokens"),
     "llama3": Asset(tokenizer_assets.build_llama3, "1", "Llama-3 BPE tokenizer"),
     "gemma_loc": Asset(tokenizer_assets.build_gemma_loc, "2", "Gemma-3 tokenizer + 1024 <locNNNN> tokens"),
+    "llama2": Asset(llama2_tokenizer.build_llama2, "2", "Llama-2 / LLaVA-1.5 SentencePiece-BPE tokenizer"),
 }
 
 
