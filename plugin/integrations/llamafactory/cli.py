@@ -27,7 +27,7 @@ from metricsft.integrations.llamafactory.settings import (
     MetricLossSettings,
     MetricSettingsError,
     split_metric_settings,
-    validate_loss_name,
+    validate_settings,
 )
 
 WORKER_MODULE = "metricsft.integrations.llamafactory.worker"
@@ -118,7 +118,7 @@ def prepare(argv: Sequence[str]) -> tuple[MetricLossSettings | None, dict[str, A
     if settings is not None:
         check_llamafactory_version()
         check_environment()
-        validate_loss_name(settings)
+        validate_settings(settings)
     return settings, rest
 
 
@@ -141,4 +141,10 @@ def train_main(argv: Sequence[str]) -> int:
         return run_llamafactory_cli(argv)
     if _wants_torchrun():
         return launch_torchrun(argv)
-    return run_in_this_process(settings, config)
+    try:
+        return run_in_this_process(settings, config)
+    except (MetricSettingsError, UnsupportedConfigError) as err:
+        # Raised on LLaMA-Factory's parsed arguments (guards.check_parsed_args) or by MetricLoss's
+        # vocabulary options, before any training step.
+        print(f"metricsft train: error: {err}", file=sys.stderr)
+        return 2

@@ -28,6 +28,11 @@ from llamafactory.train.callbacks import LogCallback
 LOG_PREFIX = "metricsft/"
 
 
+# Components that count things (per micro-batch) rather than share the loss's normalisation: they
+# are summed over processes instead of averaged. Names from metricsft.losses.functional.
+COUNT_COMPONENTS = frozenset({"metric_tokens", "numbers"})
+
+
 class ComponentWindow:
     """Running sums of the loss components since the last training log."""
 
@@ -35,29 +40,45 @@ class ComponentWindow:
         self._sums: dict[str, torch.Tensor] = {}
         self._first_step: int | None = None
 
-    def add(self, components: Mapping[str, torch.Tensor], step: int, scale: float = 1.0) -> None:
-        """Add one micro-batch's components; `step` is the optimizer step it contributes to (0-based)."""
+    def add(self, components: Mapping[str, torch.Tensor], step: int, loss_scale: float = 1.0, processes: int = 1) -> None:
+        """Add one micro-batch's components; `step` is the optimizer step it contributes to (0-based).
+
+        `loss_scale` is the factor HF's Trainer applied to this micro-batch's loss (the process count
+        when token counts are summed across devices). Counts are pre-multiplied by `processes` so that
+        the cross-process *mean* taken at log time yields their *sum*.
+        """
         if self._first_step is None:
             self._first_step = step
         for name, value in components.items():
+            scale = processes if name in COUNT_COMPONENTS else loss_scale
             value = value.detach().float() * scale
             self._sums[name] = self._sums[name] + value if name in self._sums else value
 
+    def names(self) -> list[str]:
+        return sorted(self._sums)
+
     def pop_means(
-        self, step: int, mean_over_processes: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self,
+        step: int,
+        names: list[str] | None = None,
+        mean_over_processes: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> dict[str, float]:
         """Per-optimizer-step averages over the window, as `{"metricsft/<name>": float}`; then reset.
 
-        `step` is the trainer's global step after the window's last update. `mean_over_processes`
-        averages a 1-D tensor across data-parallel ranks (every rank must call this together).
+        `step` is the trainer's global step after the window's last update. `names` fixes the order
+        (the union over processes: a batch without numbers has no per-term components).
+        `mean_over_processes` averages a 1-D tensor across data-parallel ranks (a collective).
         """
-        if not self._sums or self._first_step is None:
+        names = self.names() if names is None else names
+        if not names:
             return {}
-        names = sorted(self._sums)
-        stacked = torch.stack([self._sums[n].reshape(()) for n in names])
+        first = self._first_step if self._first_step is not None else step
+        device = next(iter(self._sums.values())).device if self._sums else None
+        zero = torch.zeros((), device=device)
+        stacked = torch.stack([self._sums.get(n, zero).reshape(()).to(zero.device) for n in names])
         if mean_over_processes is not None:
             stacked = mean_over_processes(stacked)
-        steps = max(step - self._first_step, 1)
+        steps = max(step - first, 1)
         values = (stacked / steps).tolist()  # the single host sync per logging step
         self._sums.clear()
         self._first_step = None

@@ -118,11 +118,26 @@ def split_metric_settings(
     return _build(found.get(LOSS_KEY), found.get(ARGS_KEY), where), rest_list
 
 
-def validate_loss_name(settings: MetricLossSettings) -> None:
-    """Fail before any model is loaded when the loss name is unknown (arguments are checked by MetricLoss)."""
-    from metricsft.losses import LOSS_NAMES
+def validate_settings(settings: MetricLossSettings) -> None:
+    """Check the loss name and its arguments before any model is loaded.
+
+    Vocabulary keys (`metrics`, `value_map`, `codebook_*`) need the tokenizer and are checked when
+    the trainer builds the loss.
+    """
+    from metricsft.losses import LOSS_NAMES, get_loss
+    from metricsft.metric_loss import VOCAB_KEYS, split_metric_args
 
     if settings.loss not in LOSS_NAMES:
+        raise MetricSettingsError(f"unknown {LOSS_KEY} {settings.loss!r}; valid losses: {', '.join(LOSS_NAMES)}")
+    spec = get_loss(settings.loss)
+    _vocab_args, loss_args = split_metric_args(settings.args)
+    unknown = sorted(set(loss_args) - set(spec.arg_names()))
+    if unknown:
         raise MetricSettingsError(
-            f"unknown {LOSS_KEY} {settings.loss!r}; valid losses: {', '.join(LOSS_NAMES)}"
+            f"unknown {ARGS_KEY} {unknown} for {LOSS_KEY} {settings.loss!r}; valid arguments: "
+            f"{', '.join(spec.arg_names() + list(VOCAB_KEYS))}"
         )
+    try:
+        spec.parse_args(loss_args)
+    except (TypeError, ValueError) as err:
+        raise MetricSettingsError(f"{ARGS_KEY}: {err}") from err

@@ -87,21 +87,37 @@ class MetricSeq2SeqTrainer(CustomSeq2SeqTrainer):
         loss = self.metric_loss(outputs, labels, num_items_in_batch=num_items_in_batch, position_ids=position_ids)
         if self.model.training:
             # HF multiplies the returned loss by the process count when token counts are summed
-            # across devices (compute_loss); give the components the same scale as `loss`.
-            scale = 1.0
-            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-                scale = float(self.accelerator.num_processes)
-            self._metric_window.add(self.metric_loss.last_components, step=self.state.global_step, scale=scale)
+            # across devices (Trainer.compute_loss); give the components the same scale as `loss`.
+            processes = self.accelerator.num_processes
+            summed_tokens = self.args.average_tokens_across_devices and num_items_in_batch is not None
+            self._metric_window.add(
+                self.metric_loss.last_components,
+                step=self.state.global_step,
+                loss_scale=float(processes) if summed_tokens else 1.0,
+                processes=processes,
+            )
         return loss
 
     # --- logging ----------------------------------------------------------------------------
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
         if "loss" in logs:  # a training log (evaluation logs carry eval_loss)
-            gather = None
-            if self.accelerator.num_processes > 1:
-                gather = lambda t: self.accelerator.gather(t.to(self.args.device)).reshape(-1, t.numel()).mean(0)  # noqa: E731
-            logs.update(self._metric_window.pop_means(self.state.global_step, gather))
+            logs.update(self._pop_component_means())
         super().log(logs, *args, **kwargs)
+
+    def _pop_component_means(self) -> dict[str, float]:
+        names = self._metric_window.names()
+        if self.accelerator.num_processes == 1:
+            return self._metric_window.pop_means(self.state.global_step, names)
+        from accelerate.utils import gather_object
+
+        # Every rank logs together (HF gathers `loss` here too), so these collectives are safe.
+        names = sorted(set().union(*gather_object([names])))
+        device = self.args.device
+
+        def mean_over_processes(t: torch.Tensor) -> torch.Tensor:
+            return self.accelerator.gather(t.to(device)).reshape(-1, t.numel()).mean(0)
+
+        return self._metric_window.pop_means(self.state.global_step, names, mean_over_processes)
 
     def _write_metricsft_config(self) -> None:
         if not self.is_world_process_zero():
