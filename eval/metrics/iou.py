@@ -7,27 +7,33 @@ with y2 < y1) covers nothing, so its IoU with anything is 0: torchvision would o
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import torch
-from shapely.geometry import Polygon as ShapelyPolygon
-from torchvision.ops import box_iou
+if TYPE_CHECKING:
+    import torch
 
+# torch/torchvision and shapely are imported inside the functions: scoring GSM8k or a clock set
+# should not pay for loading them.
 BoxLike = Sequence[float]
 PointsLike = Sequence[Sequence[float]]
 
 
-def _as_tensor(boxes: Sequence[BoxLike]) -> torch.Tensor:
+def _as_tensor(boxes: Sequence[BoxLike]) -> "torch.Tensor":
+    import torch
+
     # float64: pixel coordinates of large images lose IoU precision in float32 near the 0.5 threshold.
     return torch.tensor([[float(v) for v in box[:4]] for box in boxes], dtype=torch.float64).reshape(-1, 4)
 
 
-def box_iou_matrix(boxes_a: Sequence[BoxLike], boxes_b: Sequence[BoxLike]) -> torch.Tensor:
+def box_iou_matrix(boxes_a: Sequence[BoxLike], boxes_b: Sequence[BoxLike]) -> "torch.Tensor":
     """IoU of every box in ``boxes_a`` with every box in ``boxes_b`` (shape ``len(a) x len(b)``).
 
     >>> box_iou_matrix([(0, 0, 2, 2)], [(1, 0, 3, 2), (0, 0, 2, 2)]).tolist()
     [[0.3333333333333333, 1.0]]
     """
+    import torch
+    from torchvision.ops import box_iou
+
     a, b = _as_tensor(boxes_a), _as_tensor(boxes_b)
     if a.numel() == 0 or b.numel() == 0:
         return torch.zeros((a.shape[0], b.shape[0]), dtype=torch.float64)
@@ -46,9 +52,11 @@ def box_iou_single(box_a: BoxLike, box_b: BoxLike) -> float:
     return float(box_iou_matrix([box_a], [box_b])[0, 0])
 
 
-def to_shapely(points: PointsLike) -> ShapelyPolygon:
+def to_shapely(points: PointsLike) -> Any:
     """A valid shapely polygon for ``points``; self-intersecting input is repaired with ``buffer(0)``
     (the usual fix for bow-tie quadrilaterals) so that areas are never negative or undefined."""
+    from shapely.geometry import Polygon as ShapelyPolygon
+
     polygon = ShapelyPolygon([(float(x), float(y)) for x, y in points]) if len(points) >= 3 else ShapelyPolygon()
     return polygon if polygon.is_valid else polygon.buffer(0)
 
