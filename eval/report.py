@@ -104,9 +104,17 @@ def _histogram(plt: Any, values: list[float], path: Path, xlabel: str, bins: int
     return path
 
 
+def _label_order(label: str) -> tuple[int, float, str]:
+    """Numbers in numeric order ("2" before "10"), then words."""
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
 def _confusion(plt: Any, pairs: list[tuple[str, str]], path: Path) -> Path:
-    truths = sorted({t for t, _ in pairs})
-    preds = sorted({p for _, p in pairs})
+    truths = sorted({t for t, _ in pairs}, key=_label_order)
+    preds = sorted({p for _, p in pairs}, key=_label_order)
     counts = Counter(pairs)
     matrix = [[counts[(t, p)] for p in preds] for t in truths]
     fig, ax = plt.subplots(figsize=(1.2 * len(preds) + 2.5, 1.0 * len(truths) + 2))

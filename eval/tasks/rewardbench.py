@@ -6,6 +6,7 @@ Converted rows carry ``meta.truth = {"pair_id", "subset", "mode", "swap", "bette
   answer after the random swap, so comparing the verdict with ``better`` undoes the swap.
 * ``mode == "rating"``: one row per response, two rows per ``pair_id``; ``truth.response`` says which one
   ("chosen" or "rejected") the row shows. The pair is right when the chosen rating is strictly higher.
+* ``mode == "scores"``: a reward model writing named scores; see ``reward_scores``.
 
 As in RewardBench's own generative script, a pair whose judgement cannot be parsed scores 0.5; the
 parse-failure rate is reported next to it so that a judge cannot hide behind unparseable answers.
@@ -19,6 +20,7 @@ from metricsft.eval.metrics.rewardbench import pair_outcome, section_scores
 from metricsft.eval.parsers.judgements import parse_rating, parse_verdict
 from metricsft.eval.report import Report
 from metricsft.eval.tasks.base import NO_PREDICTION, Task, count_reasons, row_id
+from metricsft.eval.tasks.reward_scores import score_reward_scores
 from metricsft.templates import Codec
 
 UNPARSEABLE_SCORE = 0.5
@@ -49,6 +51,11 @@ class RewardBenchTask(Task):
         return {"pair_id": rid, "subset": "unknown", "mode": "pairwise", "better": verdict.value}
 
     def score_rows(self, rows: list[dict], texts: list[str | None], codec: Codec) -> Report:
+        modes = {(self.truth(row) or {}).get("mode") for row in rows}
+        if "scores" in modes:
+            if len(modes) > 1:
+                raise ValueError(f"rows mix reward-score rows with {sorted(m for m in modes if m != 'scores')} rows; score them separately")
+            return score_reward_scores(self.name, rows, texts, codec)
         per_row, reasons = [], []
         pair_subset: dict[str, str] = {}
         pair_score: dict[str, float] = {}

@@ -199,3 +199,20 @@ def test_report_outputs(tmp_path):
     files = report.plot(tmp_path)
     assert [f.name for f in files] == ["clock_time_gap_hist.png"]
     assert files[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reward_scores_per_attribute(tmp_path):
+    def scored(rid, scores):
+        return _row(rid, "rewardbench", "llama", {"mode": "scores", "scores": scores, "range": [0, 4]}, "")
+
+    rows = [scored("s0", {"helpfulness": 3, "correctness": 4}), scored("s1", {"helpfulness": 1, "correctness": 0}),
+            scored("s2", {"helpfulness": 2, "correctness": 2})]
+    predictions = {"s0": "helpfulness: 3, correctness: 2", "s1": "Helpfulness: 2", "s2": "no idea"}
+    report = get_task("rewardbench").score(rows, predictions, "llama")
+    # exact: s0 helpfulness only -> 1 of 6; errors: helpfulness |3-3|, |2-1|; correctness |2-4|
+    assert report.metrics["exact_accuracy"] == pytest.approx(1 / 6)
+    assert report.metrics["mae/helpfulness"] == pytest.approx(0.5)
+    assert report.metrics["mae/correctness"] == pytest.approx(2.0)
+    assert report.metrics["mae"] == pytest.approx(3 / 3)
+    assert report.metrics["parse_failure_rate"] == pytest.approx(2 / 3)
+    assert [f.name for f in report.plot(tmp_path)] == ["rewardbench_confusion.png"]
