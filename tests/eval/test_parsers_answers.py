@@ -56,6 +56,20 @@ def test_strict_match_reproduces_published_labels_row_for_row(gsm8k_pairs, run):
     assert 100 < sum(labels) < len(labels) - 100
 
 
+def test_normalisation_is_what_makes_the_labels_reproducible(gsm8k_pairs):
+    # Without removing commas, "A: 1,600" no longer equals the gold "1600": the labels then disagree.
+    import re
+
+    raw = re.compile(r"A: (-?[0-9.,]+)")
+    mismatches = 0
+    for solution, reference in gsm8k_pairs:
+        for run in RUNS:
+            match = raw.search(solution[run]["solution"])
+            naive = match is not None and match.group(1) == strict_match(reference["answer"]).value
+            mismatches += naive != solution[run]["is_correct"]
+    assert mismatches > 0
+
+
 @pytest.mark.parametrize("run", RUNS)
 def test_flexible_extract_and_numeric_compare_agree_with_labels(gsm8k_pairs, run):
     for index, (solution, reference) in enumerate(gsm8k_pairs):

@@ -54,3 +54,31 @@ def test_geometry_parsers_never_raise(text, family):
     _well_formed(polygons)
     for box in boxes.value or []:
         assert box.x2 > box.x1 and box.y2 > box.y1
+
+
+def _rows_for_every_task() -> dict[str, list[dict]]:
+    def row(task, truth, size=None):
+        meta = {"task": task, "family": "llama", "truth": truth, **({"image_size": size} if size else {})}
+        return {"id": task, "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}], "meta": meta}
+
+    square = [[0, 0], [50, 0], [50, 50], [0, 50]]
+    return {
+        "refcoco": [row("refcoco", {"box": [10, 10, 100, 100]}, [640, 480])],
+        "textdet": [row("textdet", {"polygons": [{"points": square, "text": "A", "dont_care": False},
+                                                  {"points": square, "text": "###", "dont_care": True}]}, [640, 480])],
+        "clock": [row("clock", {"hour": 3, "minute": 5})],
+        "rewardbench": [row("rewardbench", {"pair_id": "p", "subset": "hep-go", "mode": "pairwise", "swap": True, "better": "B"})],
+        "gsm8k": [row("gsm8k", {"answer": "18"})],
+        "arithmetic": [row("arithmetic", {"answer": "-3/4"})],
+    }
+
+
+@FUZZ
+@given(text=MODEL_TEXT)
+def test_every_task_scores_any_text_without_raising(text):
+    from metricsft.eval.tasks import get_task
+
+    for name, rows in _rows_for_every_task().items():
+        report = get_task(name).score(rows, {name: text}, "llama")
+        assert report.counts["rows"] == 1
+        assert all(v is None or isinstance(v, float) for v in report.to_json()["metrics"].values())
