@@ -180,7 +180,6 @@ def test_bad_records_name_file_and_row(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 2 and "text-only" in err
 
 
-@pytest.mark.slow
 def test_llamafactory_loads_official_refcoco_for_llava(tmp_path: Path, capsys: pytest.CaptureFixture[str], llama2_tokenizer) -> None:
     folder = write_official(tmp_path)
     out = tmp_path / "out"
