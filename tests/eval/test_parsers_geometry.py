@@ -97,3 +97,17 @@ def test_bare_point_lists_as_polygons():
     parsed = parse_polygons("Polygon: (1,2), (30,2), (30,40), (1,40)", codec, IMAGE)
     assert parsed.value[0].points == ((1.0, 2.0), (30.0, 2.0), (30.0, 40.0), (1.0, 40.0))
     assert not parse_polygons("just two points (1,2),(3,4)", codec, IMAGE).ok
+
+
+def test_qwen2_vl_answers_decoded_without_special_tokens():
+    # LLaMA-Factory decodes predictions with skip_special_tokens=True: Qwen2-VL's <|box_start|> etc. vanish
+    codec = get_codec("qwen2_vl")
+    written = codec.format_boxes([Box(32, 48, 320, 400, label="the dog")], IMAGE)
+    stripped = written
+    for token in ("<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>", "<|box_end|>"):
+        stripped = stripped.replace(token, "")
+    assert stripped == "the dog(50,100),(500,833)"
+    parsed = parse_boxes(stripped, codec, IMAGE)
+    assert parsed.ok and _close(parsed.value[0], Box(32, 48, 320, 400), "qwen2_vl")
+    quad = codec.format_polygons([QUAD], IMAGE).replace("<|quad_start|>", "").replace("<|quad_end|>", "")
+    assert parse_polygons(quad, codec, IMAGE).value[0].points[0] == pytest.approx((64.0, 48.0), abs=0.7)
