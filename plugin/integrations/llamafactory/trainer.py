@@ -5,7 +5,7 @@ LLaMA-Factory 0.9.5 has no loss plugin point, but `run_sft` looks its trainer cl
 DFT/EAFT/ASFT losses are installed exactly like ours: by setting `self.compute_loss_func` after
 `super().__init__`. `installed_metric_loss` binds our subclass in place of that name (and our
 log callback in place of `llamafactory.train.tuner.LogCallback`) for the duration of a run, plus a
-check of LLaMA-Factory's own parsed arguments (`guards.check_parsed_args`) before any model loads.
+check of LLaMA-Factory's parsed arguments (`guards.check_parsed_args`) right after its parser runs.
 
     >>> with installed_metric_loss(MetricLossSettings("ntil", {"lam": 0.3})):   # doctest: +SKIP
     ...     run_exp(config)
@@ -137,29 +137,35 @@ class MetricSeq2SeqTrainer(CustomSeq2SeqTrainer):
             f.write("\n")
 
 
-def _checked_get_train_args(original):
-    """LLaMA-Factory's own argument parser, followed by the metric-loss refusals."""
+def _checked_parse_train_args(original):
+    """LLaMA-Factory's dataclass parsing, followed at once by the metric-loss refusals.
+
+    Wrapping the parse step (not `get_train_args`) puts our refusals before LLaMA-Factory's own
+    dependency checks, so e.g. `enable_liger_kernel` is refused for what it does to the loss, not
+    reported as a missing package.
+    """
 
     @functools.wraps(original)
-    def get_train_args(*args: Any, **kwargs: Any):
+    def parse_train_args(*args: Any, **kwargs: Any):
         parsed = original(*args, **kwargs)
         model_args, _data_args, _training_args, finetuning_args, _generating_args = parsed
         check_parsed_args(model_args, finetuning_args)
         return parsed
 
-    return get_train_args
+    return parse_train_args
 
 
 @contextlib.contextmanager
 def installed_metric_loss(settings: MetricLossSettings) -> Iterator[None]:
     """Make LLaMA-Factory's SFT run use `settings` while the block runs; restore its names afterwards."""
+    import llamafactory.hparams.parser as hparams_parser
     import llamafactory.train.sft.workflow as sft_workflow
     import llamafactory.train.tuner as tuner
 
     bindings = [
         (sft_workflow, "CustomSeq2SeqTrainer", functools.partial(MetricSeq2SeqTrainer, metric_settings=settings)),
         (tuner, "LogCallback", MetricLogCallback),
-        (tuner, "get_train_args", _checked_get_train_args(tuner.get_train_args)),
+        (hparams_parser, "_parse_train_args", _checked_parse_train_args(hparams_parser._parse_train_args)),
     ]
     missing = [f"{module.__name__}.{name}" for module, name, _ in bindings if not hasattr(module, name)]
     if missing:

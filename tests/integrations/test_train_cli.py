@@ -1,0 +1,197 @@
+"""`metricsft train` through the real LLaMA-Factory on the tiny demo model (text, CPU).
+
+Each run is 2 optimizer steps in this process (LLaMA-Factory imported once per session).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import pytest
+
+from tests.integrations.conftest import (
+    EXAMPLES_DIR,
+    FAST_TRAIN,
+    read_trainer_log,
+    run_metricsft_train,
+    write_yaml,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def text_config(demo_model_dir, numbers_dataset_dir, tmp_path):
+    """A plain LLaMA-Factory LoRA SFT config (no metricsft keys) for the demo model."""
+
+    def make(name: str, **overrides):
+        config = {
+            "model_name_or_path": str(demo_model_dir),
+            "dataset": "numbers_demo",
+            "dataset_dir": str(numbers_dataset_dir),
+            "template": "llama3",
+            "max_samples": 8,
+            "output_dir": str(tmp_path / name),
+            **FAST_TRAIN,
+            **overrides,
+        }
+        return write_yaml(tmp_path / f"{name}.yaml", config), tmp_path / name
+
+    return make
+
+
+def run_llamafactory_cli_train(argv: list[str]) -> None:
+    """The `llamafactory-cli` console entry point, exactly as the shell would call it."""
+    from llamafactory.cli import main
+
+    saved = sys.argv
+    sys.argv = ["llamafactory-cli", "train", *argv]
+    try:
+        main()
+    finally:
+        sys.argv = saved
+
+
+def test_without_metric_loss_equals_llamafactory_cli(text_config):
+    config, _ = text_config("base")
+    reference_dir = config.parent / "reference"
+    run_llamafactory_cli_train([str(config), f"output_dir={reference_dir}"])
+    ours_dir = config.parent / "ours"
+    assert run_metricsft_train([str(config), f"output_dir={ours_dir}"]) == 0
+
+    reference, ours = read_trainer_log(reference_dir), read_trainer_log(ours_dir)
+    assert [r["loss"] for r in ours] == [r["loss"] for r in reference]
+    assert len(ours) == 2
+    assert not any(k.startswith("metricsft/") for r in ours for k in r)
+    assert not (ours_dir / "metricsft_config.json").exists()
+
+    # metric_loss: ce runs through the seam and MetricLoss, and must reproduce LLaMA-Factory's own CE.
+    ce_dir = config.parent / "ce"
+    assert run_metricsft_train([str(config), f"output_dir={ce_dir}", "metric_loss=ce"]) == 0
+    ce_rows = read_trainer_log(ce_dir)
+    for ce_row, ref_row in zip(ce_rows, reference, strict=True):
+        assert ce_row["loss"] == pytest.approx(ref_row["loss"], rel=1e-5)
+        assert ce_row["metricsft/ce"] == pytest.approx(ref_row["loss"], rel=1e-5)
+        assert ce_row["metricsft/metric_term"] == 0.0
+
+
+def test_demo_yaml_runs_with_the_metric_loss(demo_model_dir, tmp_path):
+    """The README's tiny CPU example (data_configs/examples/tiny_cpu_sft.yaml), shortened to 2 steps."""
+    out = tmp_path / "demo_out"
+    argv = [
+        str(EXAMPLES_DIR / "tiny_cpu_sft.yaml"),
+        f"model_name_or_path={demo_model_dir}",
+        f"dataset_dir={EXAMPLES_DIR}",
+        f"output_dir={out}",
+        "max_steps=2",
+        "save_steps=2",
+        "logging_steps=1",
+    ]
+    assert run_metricsft_train(argv) == 0
+    rows = read_trainer_log(out)
+    assert len(rows) == 2
+    for row in rows:
+        for key in ("loss", "metricsft/ce", "metricsft/ntil", "metricsft/emd", "metricsft/rel", "metricsft/mag"):
+            assert math.isfinite(row[key]), (key, row)
+        assert row["metricsft/metric_tokens"] > 0
+        assert row["metricsft/ntil"] > 0
+        # Components are on the scale of `loss`: loss = ce + lam * ntil (lam = 0.3 by default).
+        assert row["loss"] == pytest.approx(row["metricsft/ce"] + 0.3 * row["metricsft/ntil"], rel=1e-4)
+    assert (out / "checkpoint-2" / "adapter_model.safetensors").is_file()
+    record = json.loads((out / "metricsft_config.json").read_text())
+    assert record["metric_loss"] == "ntil"
+    assert record["resolved"]["args"]["lam"] == 0.3
+    assert record["versions"]["llamafactory"] == "0.9.5"
+    assert record["resolved"]["vocabulary"]["groups"]
+
+
+def test_dist2_with_arguments_and_tensorboard(text_config):
+    config, out = text_config("dist2", report_to="tensorboard", logging_dir=None)
+    argv = [str(config), "metric_loss=dist2", "metric_loss_args.alpha=0.5", "metric_loss_args.tau=2.0"]
+    assert run_metricsft_train(argv) == 0
+    rows = read_trainer_log(out)
+    for row in rows:
+        assert row["metricsft/kl"] > 0
+        assert row["loss"] == pytest.approx(row["metricsft/ce"] + 0.5 * row["metricsft/kl"], rel=1e-4)
+    record = json.loads((out / "metricsft_config.json").read_text())
+    assert record["resolved"]["args"]["alpha"] == 0.5 and record["resolved"]["args"]["tau"] == 2.0
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    event_files = list(out.rglob("events.out.tfevents.*"))
+    assert event_files, "report_to: tensorboard wrote no event file"
+    tags = set()
+    for path in event_files:
+        accumulator = EventAccumulator(str(path))
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    assert {"train/loss", "train/metricsft/ce", "train/metricsft/kl"} <= tags
+
+
+def test_predict_with_generate_writes_predictions(text_config):
+    config, out = text_config(
+        "predict", do_train=False, do_predict=True, predict_with_generate=True, eval_dataset="numbers_demo",
+        max_samples=3, max_new_tokens=4, per_device_eval_batch_size=2, finetuning_type="lora",
+    )
+    assert run_metricsft_train([str(config), "metric_loss=ntil"]) == 0
+    rows = [json.loads(line) for line in (out / "generated_predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 3
+    assert all(set(row) == {"prompt", "predict", "label"} for row in rows)
+    assert "What is" in rows[0]["prompt"]
+    assert (out / "metricsft_config.json").is_file()  # generation ran on the metric-loss trainer
+
+
+REFUSALS = [
+    ({"use_dft_loss": True}, "`use_dft_loss: true` and `metric_loss` both replace the SFT loss"),
+    ({"use_eaft_loss": True}, "`use_eaft_loss: true` and `metric_loss` both replace the SFT loss"),
+    ({"use_asft_loss": True}, "`use_asft_loss: true` and `metric_loss` both replace the SFT loss"),
+    ({"stage": "pt"}, "metric_loss works with `stage: sft` only, got `stage: pt`"),
+    ({"stage": "dpo"}, "metric_loss works with `stage: sft` only, got `stage: dpo`"),
+    ({"use_hyper_parallel": True}, "`use_hyper_parallel: true` trains with LLaMA-Factory's hyper-parallel"),
+    ({"enable_liger_kernel": True}, "`enable_liger_kernel: true` fuses the LM head with cross-entropy"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), REFUSALS, ids=[next(iter(o)) + "=" + str(next(iter(o.values()))) for o, _ in REFUSALS])
+def test_refusals_from_the_config(text_config, capsys, overrides, message):
+    config, out = text_config("refused", **overrides)
+    assert run_metricsft_train([str(config), "metric_loss=ntil"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (out / "metricsft_config.json").exists()
+
+
+@pytest.mark.parametrize("variable", ["USE_V1", "USE_RAY", "USE_MCA"])
+def test_refusals_from_the_environment(text_config, capsys, monkeypatch, variable):
+    config, _ = text_config("refused_env")
+    monkeypatch.setenv(variable, "1")
+    assert run_metricsft_train([str(config), "metric_loss=dist2"]) == 2
+    assert f"environment variable {variable}=1" in capsys.readouterr().err
+
+
+def test_the_same_flag_written_as_an_override_is_refused_too(text_config, capsys):
+    config, _ = text_config("refused_override")
+    assert run_metricsft_train([str(config), "metric_loss=ntil", "use_dft_loss=true"]) == 2
+    assert "`use_dft_loss: true` and `metric_loss`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["metric_loss=ntl"], "unknown metric_loss 'ntl'; valid losses: ce, emd, ntil, dist2, ntl_mse, ntl_was"),
+        (["metric_loss=ntil", "metric_loss_args.lambda=0.3"], "unknown metric_loss_args ['lambda'] for metric_loss 'ntil'"),
+        (["metric_loss_args.lam=0.3"], "metric_loss_args is set"),
+    ],
+)
+def test_bad_metric_settings(text_config, capsys, extra, message):
+    config, _ = text_config("bad")
+    assert run_metricsft_train([str(config), *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_plain_llamafactory_keys_still_rejected_without_metric_loss(text_config):
+    """No metric_loss: LLaMA-Factory's own validation applies unchanged (a typo is its error)."""
+    config, _ = text_config("typo")
+    with pytest.raises(ValueError, match="not used by the HfArgumentParser|unknown"):
+        run_metricsft_train([str(config), "lerning_rate=0.1"])
