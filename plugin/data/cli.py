@@ -34,8 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--images", help="folder that holds the images (default: next to --src)")
     conv.add_argument("--layout", default="auto", help="textdet: icdar2015, td500, ctw1500, totaltext (default: detect)")
     conv.add_argument("--mode", default="auto", help="rewardbench: pairwise, rating or scores (default: from the columns)")
-    conv.add_argument("--min-pixels", type=int, default=3136, help="qwen2_5_vl: smart_resize min_pixels used at inference")
-    conv.add_argument("--max-pixels", type=int, default=589824, help="qwen2_5_vl: smart_resize max_pixels used at inference")
+    # Qwen2.5-VL's image processor defaults; they must equal the processor's min/max_pixels at training
+    # and inference time (and LLaMA-Factory's image_max_pixels must not shrink the image first).
+    conv.add_argument("--min-pixels", type=int, default=3136, help="qwen2_5_vl: the processor's min_pixels (default 3136)")
+    conv.add_argument("--max-pixels", type=int, default=12845056, help="qwen2_5_vl: the processor's max_pixels (default 12845056)")
     conv.add_argument("--keep-calculator", action="store_true", help="gsm8k: keep the <<a*b=c>> calculator annotations")
     conv.add_argument("--quiet", action="store_true", help="no progress bar, no row preview")
     return parser

@@ -51,7 +51,7 @@ class ConvertOptions:
     layout: str = "auto"
     mode: str = "auto"
     min_pixels: int | None = 3136
-    max_pixels: int | None = 589824
+    max_pixels: int | None = 12845056
     keep_calculator: bool = False
 
 

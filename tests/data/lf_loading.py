@@ -20,8 +20,11 @@ FAMILY_SETUP = {
 }
 
 
-def build_processor(family: str, tokenizer: Any, min_pixels: int = 3136, max_pixels: int = 589824) -> Any:
-    """The family's real transformers processor around ``tokenizer`` (None for text-only)."""
+def build_processor(family: str, tokenizer: Any, min_pixels: int = 3136, max_pixels: int = 12845056) -> Any:
+    """The family's real transformers processor around ``tokenizer`` (None for text-only).
+
+    Qwen min/max pixels default to Qwen2.5-VL's released preprocessor_config values.
+    """
     if family in ("qwen2_vl", "qwen2_5_vl"):
         from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
 
@@ -43,7 +46,7 @@ def build_processor(family: str, tokenizer: Any, min_pixels: int = 3136, max_pix
     return None
 
 
-def load_with_llamafactory(dataset_dir: Path, name: str, family: str, tokenizer: Any, tmp_path: Path) -> tuple[Any, Any]:
+def load_with_llamafactory(dataset_dir: Path, name: str, family: str, tokenizer: Any, tmp_path: Path, **model_kwargs: Any) -> tuple[Any, Any]:
     """(tokenized train dataset, tokenizer) as LLaMA-Factory's SFT stage builds them."""
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments, ModelArguments
@@ -54,9 +57,13 @@ def load_with_llamafactory(dataset_dir: Path, name: str, family: str, tokenizer:
     template_name, asset = FAMILY_SETUP[family]
     tokenizer = copy.deepcopy(tokenizer)  # LLaMA-Factory edits the tokenizer (pad/eos); keep the fixture clean
     processor = build_processor(family, tokenizer)
-    model_args = ModelArguments(model_name_or_path=str(asset_path(asset)))
+    model_args = ModelArguments(model_name_or_path=str(asset_path(asset)), **model_kwargs)
     data_args = DataArguments(template=template_name, dataset=name, dataset_dir=str(dataset_dir), cutoff_len=4096, overwrite_cache=True)
     training_args = Seq2SeqTrainingArguments(output_dir=str(tmp_path / "lf_out"), do_train=True, report_to=[])
+    if processor is not None:
+        from llamafactory.model.patcher import patch_processor
+
+        patch_processor(processor, tokenizer, model_args)  # what LLaMA-Factory's load_tokenizer does
     template = get_template_and_fix_tokenizer(tokenizer, data_args)
     module = get_dataset(template, model_args, data_args, training_args, "sft", tokenizer, processor)
     return module["train_dataset"], tokenizer

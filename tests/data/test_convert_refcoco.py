@@ -100,11 +100,11 @@ def test_records_layout_jsonl_and_parquet_to_qwen2_5_vl(tmp_path: Path, capsys: 
     assert code == 0
     rows = read_rows(out / "refcoco_qwen2_5_vl.jsonl")
     assert [r["id"] for r in rows] == ["refcoco/testA/7-0", "refcoco/testA/7-1"]
-    h_bar, w_bar = smart_resize(500, 1000, 28, 3136, 589824)
+    h_bar, w_bar = smart_resize(500, 1000, 28, 3136, 12845056)
     expected = [round(v * s) for v, s in ((100, w_bar / 1000), (50, h_bar / 500), (200, w_bar / 1000), (100, h_bar / 500))]
     answer = json.loads(rows[0]["messages"][1]["content"].removeprefix("```json\n").removesuffix("\n```"))
     assert answer == [{"bbox_2d": expected, "label": "red cup"}]
-    assert rows[0]["meta"]["min_pixels"] == 3136 and rows[0]["meta"]["max_pixels"] == 589824
+    assert rows[0]["meta"]["min_pixels"] == 3136 and rows[0]["meta"]["max_pixels"] == 12845056
 
     # Hugging Face-style Parquet: the image embedded as bytes, no size columns (read from the image)
     buffer = io.BytesIO()

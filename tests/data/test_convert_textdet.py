@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from qwen_vl_utils import smart_resize
 from shapely.geometry import Polygon as ShapelyPolygon
 
 from tests.data.lf_loading import load_with_llamafactory, run_cli, supervised_text
@@ -126,10 +127,18 @@ def test_textdet_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_llamafactory_loads_textdet_for_qwen2_5_vl(tmp_path: Path, capsys: pytest.CaptureFixture[str], qwen2_tokenizer) -> None:
     gt, images = write_icdar2015(tmp_path)
+    # large enough that LLaMA-Factory's default image_max_pixels (768*768) would shrink it first
+    Image.new("RGB", (1000, 700)).save(images / "img_1.jpg")
     assert convert(tmp_path, capsys, gt, "qwen2_5_vl", "--images", str(images))[0] == 0
-    dataset, tokenizer = load_with_llamafactory(tmp_path / "out", "textdet_qwen2_5_vl", "qwen2_5_vl", qwen2_tokenizer, tmp_path)
+    dataset, tokenizer = load_with_llamafactory(tmp_path / "out", "textdet_qwen2_5_vl", "qwen2_5_vl", qwen2_tokenizer, tmp_path,
+                                                image_max_pixels=12845056)  # as data_configs/tasks/qwen2_5_vl_* set it
     (row,) = rows_of(tmp_path / "out" / "textdet_qwen2_5_vl.jsonl")
     assert len(dataset) == 1
     assert supervised_text(dataset[0], tokenizer).strip() == row["messages"][1]["content"] + "<|im_end|>"
-    # the image placeholder became Qwen2-VL's vision tokens in the prompt
-    assert tokenizer.convert_tokens_to_ids("<|image_pad|>") in dataset[0]["input_ids"]
+    # LLaMA-Factory fed the model the smart-resized image our coordinates refer to:
+    # one <|image_pad|> per 28x28 patch of smart_resize(700, 1000) (a 14-px patch, merged 2x2)
+    h_bar, w_bar = smart_resize(700, 1000, 28, row["meta"]["min_pixels"], row["meta"]["max_pixels"])
+    pads = dataset[0]["input_ids"].count(tokenizer.convert_tokens_to_ids("<|image_pad|>"))
+    assert pads == (h_bar // 28) * (w_bar // 28)
+    first = json.loads(row["messages"][1]["content"].removeprefix("```json\n").removesuffix("\n```"))[0]
+    assert first["polygon"][1] == [round(50 * w_bar / 1000), round(10 * h_bar / 700)]
