@@ -35,7 +35,10 @@ class Invalid:
 
 @dataclass
 class ConvertOptions:
-    """Everything ``metricsft data convert`` accepts (task-specific fields are ignored elsewhere)."""
+    """Everything ``metricsft data convert`` accepts (task-specific fields are ignored elsewhere).
+
+    A converter may resolve an ``auto`` field (rewardbench's ``mode``) while it reads the input.
+    """
 
     task: str
     src: str

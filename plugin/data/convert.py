@@ -48,7 +48,9 @@ class ConversionSummary:
 def dataset_name(options: ConvertOptions) -> str:
     if options.name:
         return options.name
-    parts = [options.task] + ([options.split] if options.split else []) + [options.family]
+    # rewardbench files of different modes (pairwise / rating / scores) must not overwrite each other
+    variant = [options.mode] if options.task == "rewardbench" and options.mode != "auto" else []
+    parts = [options.task] + variant + ([options.split] if options.split else []) + [options.family]
     return "_".join(parts).replace("+", "plus").replace("/", "-")
 
 

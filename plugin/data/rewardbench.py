@@ -126,9 +126,8 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
             yield record
             continue
         if mode is None:
-            mode = _mode(options, record)
-            if options.name is None:
-                options.name = f"rewardbench_{mode}_{codec.family}"
+            # resolve "auto" once, from the first record; the dataset name includes the mode
+            mode = options.mode = _mode(options, record)
         if mode == "scores":
             yield _score_row(where, index, record, options, codec)
         else:

@@ -1,0 +1,72 @@
+"""data_configs/tasks: one LoRA SFT example per family x task, consistent with the converter and
+accepted by LLaMA-Factory's own argument parser and by the metric-loss registry."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from metricsft.data.cli import _parser
+from metricsft.data.common import ConvertOptions
+from metricsft.data.convert import dataset_name
+from metricsft.data.writer import dataset_info_entry
+from metricsft.data_configs import config_path
+from metricsft.templates import FAMILIES, get_codec
+
+IMAGE_TASKS = ("refcoco", "textdet", "clock")
+TEXT_TASKS = ("rewardbench", "gsm8k", "arithmetic")
+EXPECTED = [(f, t) for f in FAMILIES for t in IMAGE_TASKS + TEXT_TASKS if get_codec(f).has_images or t in TEXT_TASKS]
+METRICSFT_KEYS = ("metric_loss", "metric_loss_args")
+
+
+def load(family: str, task: str) -> tuple[dict, str]:
+    path = config_path(f"tasks/{family}_{task}_lora_sft.yaml")
+    text = path.read_text()
+    return yaml.safe_load(text), text
+
+
+def test_one_config_per_family_and_task() -> None:
+    folder = config_path("tasks")
+    assert sorted(p.name for p in folder.glob("*.yaml")) == sorted(f"{f}_{t}_lora_sft.yaml" for f, t in EXPECTED)
+    assert len(EXPECTED) == 4 * 6 + 3
+
+
+@pytest.mark.parametrize(("family", "task"), EXPECTED)
+def test_config_matches_converter_and_dataset_info(family: str, task: str) -> None:
+    config, text = load(family, task)
+    assert config["template"] == get_codec(family).llamafactory_template
+    assert config["metric_loss"] in ("ntil", "dist2")
+    # the convert command in the header writes exactly the dataset this config trains on
+    command = next(line for line in text.splitlines() if "metricsft data convert" in line)
+    argv = shlex.split(command.split("metricsft data", 1)[1])
+    args = vars(_parser().parse_args(argv))
+    args.pop("action"), args.pop("quiet")
+    options = ConvertOptions(**args)
+    assert (options.task, options.family) == (task, family)
+    assert dataset_name(options) == config["dataset"]
+    info = json.loads(config_path("dataset_info.json").read_text())
+    assert info[config["dataset"]] == dataset_info_entry(f"{config['dataset']}.jsonl", has_images=task in IMAGE_TASKS)
+    if family == "qwen2_5_vl" and task in IMAGE_TASKS:
+        # LLaMA-Factory must not shrink images before the processor's smart_resize (see the converter's --max-pixels)
+        assert config["image_max_pixels"] >= options.max_pixels
+
+
+@pytest.mark.parametrize(("family", "task"), EXPECTED)
+def test_llamafactory_and_metricsft_accept_the_keys(family: str, task: str) -> None:
+    from llamafactory.hparams.parser import _TRAIN_ARGS
+    from transformers import HfArgumentParser
+
+    from metricsft.losses import get_loss
+    from metricsft.metric_loss import split_metric_args
+
+    config, _ = load(family, task)
+    ours = {key: config.pop(key) for key in METRICSFT_KEYS}
+    config["bf16"] = False  # bf16 needs an accelerator; the key itself is what is checked here
+    HfArgumentParser(_TRAIN_ARGS).parse_dict(config, allow_extra_keys=False)
+    vocab_args, loss_args = split_metric_args(ours["metric_loss_args"])
+    get_loss(ours["metric_loss"]).parse_args(loss_args)
+    assert set(vocab_args.get("metrics", ["digits"])) <= {"digits", "loc"}
