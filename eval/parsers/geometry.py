@@ -34,11 +34,12 @@ _POINT = rf"[\(\[]{_N},{_N}[\)\]]"
 _POINT_RUN = re.compile(rf"{_POINT}(?:\s*,?\s*{_POINT}){{2,}}")
 _FLAT_LIST = re.compile(rf"\[{_N}(?:,{_N}){{5,}}\]")
 
-# Family-shaped spans worth handing to the codec on their own.
-_SPAN_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"```(?:json)?\s*\n?(.*?)```", re.S),  # fenced JSON (Qwen2.5-VL)
-    re.compile(r"(\[\s*\{.*\}\s*\])", re.S),  # a JSON list of objects (Qwen2.5-VL)
-)
+# Family-shaped spans worth handing to the codec on their own. Every pattern is linear-time on any
+# input (bounded label lengths, no nested unbounded repeats): a runaway generation such as
+# "1, 1, 1, ..." must not make scoring quadratic.
+_FENCE = re.compile(r"```(?:json)?[ \t]*\n?(.*?)```", re.S)  # fenced JSON (Qwen2.5-VL)
+_JSON_LIST_START = re.compile(r"\[\s*\{")
+_LABEL = r"(?:[^\[\]:\n]{1,80}?\s*:\s*)?"
 _REPEATED_SPANS: dict[str, tuple[re.Pattern[str], str]] = {
     # pattern of one object, and how the codec joins several
     "qwen2_vl": (
@@ -50,17 +51,19 @@ _REPEATED_SPANS: dict[str, tuple[re.Pattern[str], str]] = {
         "",
     ),
     "paligemma": (re.compile(r"(?:<loc\d{4}>)+(?:[ \t]*[^;<>\n]*[^;<>\s])?"), " ; "),
-    "llava": (re.compile(rf"(?:[^\[\]:\n]+?\s*:\s*)?\[{_N}(?:,{_N})*\]"), "\n"),
-    "llama": (re.compile(rf"(?:[^\[\]:\n]+?\s*:\s*)?\[{_N}(?:,{_N})*\]"), "\n"),
+    "llava": (re.compile(rf"{_LABEL}\[{_N}(?:,{_N})*\]"), "\n"),
+    "llama": (re.compile(rf"{_LABEL}\[{_N}(?:,{_N})*\]"), "\n"),
 }
 _MAX_TEXT = 50_000  # generations longer than this are cut: a runaway answer must not stall scoring
 
 
 def _candidates(text: str, family: str) -> Iterator[str]:
     yield text
-    for pattern in _SPAN_PATTERNS:
-        for match in pattern.finditer(text):
-            yield match.group(1)
+    for match in _FENCE.finditer(text):
+        yield match.group(1)
+    start = _JSON_LIST_START.search(text)
+    if start is not None:  # a JSON list of objects inside prose: from its first "[{" to the last "]"
+        yield text[start.start() : text.rfind("]") + 1]
     if family in _REPEATED_SPANS:
         pattern, joiner = _REPEATED_SPANS[family]
         spans = [m.group(0).strip() for m in pattern.finditer(text)]

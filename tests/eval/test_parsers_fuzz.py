@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,3 +83,15 @@ def test_every_task_scores_any_text_without_raising(text):
         report = get_task(name).score(rows, {name: text}, "llama")
         assert report.counts["rows"] == 1
         assert all(v is None or isinstance(v, float) for v in report.to_json()["metrics"].values())
+
+
+
+@pytest.mark.timeout(120)
+def test_runaway_generations_do_not_stall_the_scorer():
+    # Degenerate models repeat themselves. Before the patterns were made linear, "1, 1, 1, ..." (48k
+    # characters) took ~100 s per family for llava/llama; now all of this takes a few seconds. The
+    # timeout (not a timing assertion) catches a return of quadratic behaviour.
+    for text in ("1, " * 16000, "[{" * 25000, "a:" * 25000, "(1,2)," * 8000, "<loc0001>" * 5000):
+        for family in FAMILIES:
+            _well_formed(parse_boxes(text, get_codec(family), IMAGE))
+            _well_formed(parse_polygons(text, get_codec(family), IMAGE))
