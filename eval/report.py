@@ -45,7 +45,8 @@ class Report:
         lines = [f"| {self.task} metric | value | rule |", "|---|---:|---|"]
         for name, value in self.metrics.items():
             shown = "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
-            rule = self.rules.get(name, "").replace("|", "\\|")  # a '|' inside a regex would split the cell
+            rule = self.rules.get(name) or self.rules.get(name.split("/")[0] + "/*", "")
+            rule = rule.replace("|", "\\|")  # a '|' inside a regex would split the cell
             lines.append(f"| {name} | {shown} | {rule} |")
         lines += ["", "| count | n |", "|---|---:|"]
         lines += [f"| {name} | {value} |" for name, value in self.counts.items()]

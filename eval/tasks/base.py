@@ -136,7 +136,9 @@ class Task(ABC):
         report = self.score_rows(list(rows), texts, codec)
         missing = sum(text is None for text in texts)
         report.counts = {"rows": len(rows), "missing_predictions": missing, **report.counts}
-        report.rules = {**self.rules, **report.rules}
+        merged = {**self.rules, **report.rules}
+        prefixes = {name.split("/")[0] + "/*" for name in report.metrics}
+        report.rules = {k: v for k, v in merged.items() if k in report.metrics or k in prefixes}
         return report
 
     @abstractmethod

@@ -19,7 +19,7 @@ RULES = {
     "exact_accuracy": "share of (row, attribute) pairs whose predicted value equals the label; a missing or "
     "unparseable attribute is wrong",
     "mae": "mean |predicted - label| over the attributes that were predicted",
-    "mae/<attribute>": "the same, per attribute",
+    "mae/*": "the same, per attribute",
     "parse_failure_rate": "share of rows whose answer lacked at least one labelled attribute",
 }
 

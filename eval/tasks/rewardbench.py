@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from metricsft.eval.metrics.rewardbench import pair_outcome, section_scores
+from metricsft.eval.metrics.rewardbench import SECTIONS, pair_outcome, section_scores
 from metricsft.eval.parsers.judgements import parse_rating, parse_verdict
 from metricsft.eval.report import Report
 from metricsft.eval.tasks.base import NO_PREDICTION, Task, count_reasons, row_id
@@ -30,12 +30,13 @@ class RewardBenchTask(Task):
     name = "rewardbench"
     max_new_tokens = 512
     rules = {
-        "Chat/Chat Hard/Safety/Reasoning": "per-subset accuracy weighted by RewardBench's official example counts "
-        "(math-prm 984, each hep-* 164, ...)",
-        "Overall": "mean of the section scores present",
+        **{section: f"accuracy on {', '.join(subsets)}, each weighted by RewardBench's official example count"
+           for section, subsets in SECTIONS.items()},
+        "Overall": "mean of the section scores present (prior sets are not included)",
         "accuracy": "unweighted share of pairs won; a pair is won only if the chosen answer wins strictly (tie = "
         "wrong); an unparseable judgement scores 0.5 (RewardBench's rule)",
         "parse_failure_rate": "share of judgements with no readable [[A]]/[[B]] verdict or rating",
+        "subset/*": "share of the subset's pairs won (same rule as accuracy)",
     }
 
     def _truth(self, row: dict, rid: str) -> dict:

@@ -83,6 +83,8 @@ def test_every_task_scores_any_text_without_raising(text):
         report = get_task(name).score(rows, {name: text}, "llama")
         assert report.counts["rows"] == 1
         assert all(v is None or isinstance(v, float) for v in report.to_json()["metrics"].values())
+        # every reported number names the rule that produced it
+        assert all(report.rules.get(k) or report.rules.get(k.split("/")[0] + "/*") for k in report.metrics), name
 
 
 
