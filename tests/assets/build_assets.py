@@ -29,6 +29,7 @@ class Asset(NamedTuple):
     build: Callable[[Path], dict | None]
     version: str  # bump when the builder changes so cached copies are rebuilt
     description: str
+    needs: tuple[str, ...] = ()  # assets it is built from; their versions are part of its own
 
 
 def _lazy(module: str, function: str) -> Callable[[Path], dict | None]:
@@ -40,16 +41,26 @@ def _lazy(module: str, function: str) -> Callable[[Path], dict | None]:
 
 
 ASSETS: dict[str, Asset] = {
-    "qwen2": Asset(tokenizer_assets.build_qwen2, "1", "Qwen2-VL BPE tokenizer with vision/box special tokens"),
+    "qwen2": Asset(tokenizer_assets.build_qwen2, "2", "Qwen2-VL BPE tokenizer with vision/box special tokens"),
     "llama3": Asset(tokenizer_assets.build_llama3, "1", "Llama-3 BPE tokenizer"),
     "gemma_loc": Asset(tokenizer_assets.build_gemma_loc, "2", "Gemma-3 tokenizer + 1024 <locNNNN> tokens"),
     "llama2": Asset(llama2_tokenizer.build_llama2, "2", "Llama-2 / LLaVA-1.5 SentencePiece-BPE tokenizer"),
     "smollm2": Asset(_lazy("smollm2_asset", "build_smollm2"), "1", "SmolLM2-135M-Instruct, float32 safetensors"),
-    "tiny_qwen2_vl": Asset(_lazy("tiny_models", "build_tiny_qwen2_vl"), "1", "tiny random Qwen2-VL + processor"),
-    "tiny_llava": Asset(_lazy("tiny_models", "build_tiny_llava"), "1", "tiny random LLaVA (CLIP) + processor"),
-    "tiny_paligemma": Asset(_lazy("tiny_models", "build_tiny_paligemma"), "2", "tiny random PaliGemma + processor"),
-    "tiny_llama3": Asset(_lazy("tiny_models", "build_tiny_llama3"), "1", "tiny random Llama with Llama-3 vocab"),
+    "tiny_qwen2_vl": Asset(_lazy("tiny_models", "build_tiny_qwen2_vl"), "1", "tiny random Qwen2-VL + processor",
+                           ("qwen2",)),
+    "tiny_llava": Asset(_lazy("tiny_models", "build_tiny_llava"), "1", "tiny random LLaVA (CLIP) + processor",
+                        ("llama2",)),
+    "tiny_paligemma": Asset(_lazy("tiny_models", "build_tiny_paligemma"), "2", "tiny random PaliGemma + processor",
+                            ("gemma_loc",)),
+    "tiny_llama3": Asset(_lazy("tiny_models", "build_tiny_llama3"), "1", "tiny random Llama with Llama-3 vocab",
+                         ("llama3",)),
 }
+
+
+def full_version(name: str) -> str:
+    """The asset's version with those of the assets it is built from, e.g. ``"1+qwen2@2"``."""
+    asset = ASSETS[name]
+    return "+".join([asset.version] + [f"{dep}@{full_version(dep)}" for dep in asset.needs])
 
 
 def asset_path(name: str) -> Path:
@@ -60,8 +71,7 @@ def asset_path(name: str) -> Path:
     """
     if name not in ASSETS:
         raise ValueError(f"unknown test asset {name!r}; known assets: {', '.join(ASSETS)}")
-    asset = ASSETS[name]
-    path, _, _ = build_atomically(name, asset.version, asset.build)
+    path, _, _ = build_atomically(name, full_version(name), ASSETS[name].build)
     return path
 
 
@@ -73,8 +83,7 @@ def main(argv: list[str]) -> int:
         return 2
     total = time.monotonic()
     for name in names:
-        asset = ASSETS[name]
-        path, built, seconds = build_atomically(name, asset.version, asset.build)
+        path, built, seconds = build_atomically(name, full_version(name), ASSETS[name].build)
         action = f"built in {seconds:6.1f}s" if built else "reused         "
         print(f"{name:15s} {action}  {dir_size_mb(path):8.1f} MB  {path}", flush=True)
     print(f"assets ready in {time.monotonic() - total:.1f}s")
