@@ -41,6 +41,7 @@ FAST_TRAIN = {
     "bf16": False,
     "seed": 42,
     "disable_shuffling": True,
+    "disable_gradient_checkpointing": True,  # tiny models: recomputation only costs time
 }
 
 
