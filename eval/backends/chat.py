@@ -56,22 +56,54 @@ def text_messages(messages: Sequence[dict[str, str]]) -> list[dict[str, str]]:
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
-def render_prompt(template_owner: Any, messages: Sequence[dict[str, str]], has_images: bool, model_type: str) -> str:
-    """The prompt text the model sees: its own chat template with the generation prompt appended.
+class PromptRenderer:
+    """Builds the prompt text a model sees: its own chat template plus the generation prompt.
 
-    `template_owner` is a tokenizer (text models) or a processor (vision models). PaliGemma has no
-    chat template by design: it is trained on the bare prefix and its processor adds the image
-    tokens and BOS itself, so it gets the user text alone.
+    Three ways, decided once per model (`mode`, recorded in results.json):
+      * "parts": the template reads typed content parts (HF processors' standard, e.g. Qwen2-VL,
+        llava-hf) and inserts the model's image tokens itself;
+      * "string": the template only concatenates string contents (Vicuna-style LLaVA templates, as
+        LLaMA-Factory writes them); each `<image>` becomes the processor's own image token;
+      * "raw": PaliGemma is trained on the bare prefix without any chat template; its processor adds
+        the image tokens and BOS itself, so it gets the user text alone.
     """
-    if getattr(template_owner, "chat_template", None):
-        conversation = multimodal_messages(messages) if has_images else text_messages(messages)
-        return template_owner.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-    if model_type == "paligemma":
-        return "\n".join(p for m in messages if m["role"] == "user" for p in split_content(m["content"]) if p)
-    raise ValueError(
-        f"the {model_type!r} model's tokenizer/processor has no chat_template; add one to its "
-        "tokenizer_config.json (or chat_template.jinja) so prompts match training"
-    )
+
+    def __init__(self, template_owner: Any, model_type: str, is_vision: bool) -> None:
+        self.owner, self.model_type = template_owner, model_type
+        if model_type == "paligemma":
+            self.mode = "raw"
+        elif not getattr(template_owner, "chat_template", None):
+            raise ValueError(
+                f"the {model_type!r} model's tokenizer/processor has no chat_template; add one to its "
+                "tokenizer_config.json (or chat_template.jinja) so prompts match training"
+            )
+        elif is_vision and not self._takes_parts():
+            self.mode = "string"
+        else:
+            self.mode = "parts"
+        # The chat template writes BOS itself where the model wants one; only the raw mode relies on
+        # the tokenizer/processor adding special tokens.
+        self.add_special_tokens = self.mode == "raw"
+
+    def _takes_parts(self) -> bool:
+        probe = [{"role": "user", "content": [{"type": "text", "text": "probe"}]}]
+        try:
+            rendered = self.owner.apply_chat_template(probe, add_generation_prompt=True, tokenize=False)
+        except TypeError:  # jinja: "can only concatenate list (not str) to list"
+            return False
+        return "probe" in rendered and "'type'" not in rendered
+
+    def render(self, messages: Sequence[dict[str, str]], has_images: bool) -> str:
+        if self.mode == "raw":
+            return "\n".join(p for m in messages if m["role"] == "user" for p in split_content(m["content"]) if p)
+        if not has_images:
+            conversation: list[dict[str, Any]] = text_messages(messages)
+        elif self.mode == "parts":
+            conversation = multimodal_messages(messages)
+        else:
+            token = self.owner.image_token
+            conversation = [{"role": m["role"], "content": m["content"].replace(IMAGE_PLACEHOLDER, token)} for m in messages]
+        return self.owner.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
 
 
 def stop_token_ids(*sources: Any) -> set[int]:

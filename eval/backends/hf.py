@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Sequence
 
 from metricsft.eval.backends.base import Request, check_request, load_image
-from metricsft.eval.backends.chat import decode_answer, load_chat_tokenizers, render_prompt, stop_token_ids
+from metricsft.eval.backends.chat import PromptRenderer, decode_answer, load_chat_tokenizers, stop_token_ids
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -45,6 +45,7 @@ class HFBackend:
             torch_dtype = getattr(torch, dtype)
         self.template_owner, self.tokenizer, self.model_type, self.is_vision = load_chat_tokenizers(model)
         self.processor = self.template_owner if self.is_vision else None
+        self.renderer = PromptRenderer(self.template_owner, self.model_type, self.is_vision)
         auto_model = transformers.AutoModelForImageTextToText if self.is_vision else transformers.AutoModelForCausalLM
         # Decoder-only generation appends after the prompt: pad on the left so every row's prompt
         # ends at the same position.
@@ -63,11 +64,11 @@ class HFBackend:
         return {
             "backend": self.name, "model": self.model_path, "adapter": self.adapter, "model_type": self.model_type,
             "dtype": str(self.torch_dtype).removeprefix("torch."), "device": self.device,
-            "batch_size": self.batch_size, "decoding": "greedy",
+            "batch_size": self.batch_size, "decoding": "greedy", "prompt_mode": self.renderer.mode,
         }
 
     def prompt_text(self, request: Request) -> str:
-        return render_prompt(self.template_owner, request.messages, bool(request.images), self.model_type)
+        return self.renderer.render(request.messages, bool(request.images))
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[str, str]]:
         for start in range(0, len(requests), self.batch_size):
@@ -80,9 +81,7 @@ class HFBackend:
         for request in batch:
             check_request(request)
         prompts = [self.prompt_text(r) for r in batch]
-        # The chat template already wrote BOS where the model wants one; PaliGemma (no template)
-        # relies on its processor adding it.
-        add_special = not getattr(self.template_owner, "chat_template", None)
+        add_special = self.renderer.add_special_tokens
         if self.processor is not None:
             images = [load_image(p) for r in batch for p in r.images]
             inputs = self.processor(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from metricsft.eval.backends.base import BackendError, Request, check_request, load_image
-from metricsft.eval.backends.chat import decode_answer, load_chat_tokenizers, render_prompt, stop_token_ids
+from metricsft.eval.backends.chat import PromptRenderer, decode_answer, load_chat_tokenizers, stop_token_ids
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -57,6 +57,7 @@ class VLLMBackend:
 
         self.model_path, self.adapter, self.max_in_flight = model, adapter, max_in_flight
         self.template_owner, self.tokenizer, self.model_type, self.is_vision = load_chat_tokenizers(model)
+        self.renderer = PromptRenderer(self.template_owner, self.model_type, self.is_vision)
         self.stop_ids = stop_token_ids(_generation_config(model), self.tokenizer)
         # CUDA graphs pay off on GPUs; on CPU, compiling costs ~60 s at every start for no gain here.
         self.enforce_eager = on_cpu if enforce_eager is None else enforce_eager
@@ -82,11 +83,11 @@ class VLLMBackend:
 
         return {
             "backend": self.name, "model": self.model_path, "adapter": self.adapter, "model_type": self.model_type,
-            "vllm_version": vllm.__version__, "decoding": "greedy", **self.engine_kwargs,
+            "vllm_version": vllm.__version__, "decoding": "greedy", "prompt_mode": self.renderer.mode, **self.engine_kwargs,
         }
 
     def prompt_text(self, request: Request) -> str:
-        return render_prompt(self.template_owner, request.messages, bool(request.images), self.model_type)
+        return self.renderer.render(request.messages, bool(request.images))
 
     def engine_prompt(self, request: Request) -> dict[str, Any]:
         """The prompt as vLLM takes it; text models get token ids made exactly like the HF backend's."""
@@ -94,9 +95,7 @@ class VLLMBackend:
         text = self.prompt_text(request)
         if request.images:
             return {"prompt": text, "multi_modal_data": {"image": [load_image(p) for p in request.images]}}
-        # The chat template already wrote BOS where the model wants one.
-        add_special = not getattr(self.template_owner, "chat_template", None)
-        return {"prompt_token_ids": self.tokenizer(text, add_special_tokens=add_special)["input_ids"]}
+        return {"prompt_token_ids": self.tokenizer(text, add_special_tokens=self.renderer.add_special_tokens)["input_ids"]}
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[str, str]]:
         from vllm import SamplingParams
