@@ -7,15 +7,12 @@ allenai/reward-bench rewardbench/constants.py), independently of metricsft's tab
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from metricsft.eval.metrics.rewardbench import pair_outcome, section_scores
 
-SHARED_DATA = Path(os.environ.get("METRICSFT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-RESULTS = SHARED_DATA / "rewardbench_results"
 
 OFFICIAL = {
     "Chat": {"alpacaeval-easy": 100, "alpacaeval-length": 95, "alpacaeval-hard": 95, "mt-bench-easy": 28,
@@ -29,16 +26,16 @@ OFFICIAL = {
 }
 
 
-def _result_files() -> list[Path]:
-    files = sorted(RESULTS.glob("*.json"))
+def _result_files(shared_data_dir: Path | None) -> list[Path]:
+    files = sorted(((shared_data_dir or Path("<absent>")) / "rewardbench_results").glob("*.json"))
     if not files:
-        pytest.skip(f"RewardBench result files not present under {RESULTS}")
+        pytest.skip(f"RewardBench result files not present (shared data dir: {shared_data_dir})")
     return files
 
 
 @pytest.fixture(scope="module", params=range(4), ids=lambda i: f"file{i}")
-def published(request) -> dict:
-    files = _result_files()
+def published(request, shared_data_dir) -> dict:
+    files = _result_files(shared_data_dir)
     assert len(files) == 4, f"expected the four published result files, found {[f.name for f in files]}"
     return json.loads(files[request.param].read_text())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,8 +17,6 @@ from metricsft.eval.parsers.answers import (
     to_fraction,
 )
 
-SHARED_DATA = Path(os.environ.get("METRICSFT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-GSM8K = SHARED_DATA / "gsm8k"
 RUNS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 
 
@@ -29,10 +26,11 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def gsm8k_pairs() -> list[tuple[dict, dict]]:
-    solutions, test = GSM8K / "example_model_solutions.jsonl", GSM8K / "test.jsonl"
+def gsm8k_pairs(shared_data_dir) -> list[tuple[dict, dict]]:
+    gsm8k = (shared_data_dir or Path("<absent>")) / "gsm8k"
+    solutions, test = gsm8k / "example_model_solutions.jsonl", gsm8k / "test.jsonl"
     if not (solutions.exists() and test.exists()):
-        pytest.skip(f"GSM8k real data not present under {GSM8K}")
+        pytest.skip(f"GSM8k real data not present (shared data dir: {shared_data_dir})")
     pairs = list(zip(_read_jsonl(solutions), _read_jsonl(test), strict=True))
     assert all(sol["question"] == ref["question"] for sol, ref in pairs), "files are not row-aligned"
     return pairs

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,6 @@ import pytest
 
 from metricsft.cli import main
 
-SHARED_DATA = Path(os.environ.get("METRICSFT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -66,8 +64,8 @@ def test_bad_input_exits_1_with_a_message(tmp_path, capsys):
     assert main(["score", "gsm8k", str(tmp_path / "missing.jsonl")]) == 1
 
 
-def test_real_refcoco_boxes_joined_with_converted_data(tmp_path, capsys):
-    source = SHARED_DATA / "refcocos" / "refcocos_test.json"
+def test_real_refcoco_boxes_joined_with_converted_data(tmp_path, capsys, shared_data_dir):
+    source = (shared_data_dir or Path("<absent>")) / "refcocos" / "refcocos_test.json"
     if not source.exists():
         pytest.skip(f"RefCOCO-style data not present at {source}")
     entries = [e for e in json.loads(source.read_text()) if e["solution"] and not e["categories"]["empty_case"]][:60]

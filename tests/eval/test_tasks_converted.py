@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 from metricsft.data.cli import data_main
 from metricsft.eval.tasks import get_task
 
-SHARED_DATA = Path(os.environ.get("METRICSFT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 def _convert(task: str, src: str | Path, out: Path, *extra: str) -> Path:
@@ -25,8 +23,9 @@ def _own_answers(rows: list[dict]) -> dict[str, str]:
     return {row["id"]: row["messages"][-1]["content"] for row in rows}
 
 
-def test_gsm8k_converted_real_test_set_with_real_model_solutions(tmp_path):
-    test, solutions = SHARED_DATA / "gsm8k" / "test.jsonl", SHARED_DATA / "gsm8k" / "example_model_solutions.jsonl"
+def test_gsm8k_converted_real_test_set_with_real_model_solutions(tmp_path, shared_data_dir):
+    gsm8k = (shared_data_dir or Path("<absent>")) / "gsm8k"
+    test, solutions = gsm8k / "test.jsonl", gsm8k / "example_model_solutions.jsonl"
     if not (test.exists() and solutions.exists()):
         pytest.skip(f"GSM8k real data not present under {test.parent}")
     task = get_task("gsm8k")
