@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metricsft.eval.metrics.textdet import TruthRegion, detection_scores, match_image
-from metricsft.eval.parsers.geometry import parse_polygons
+from metricsft.eval.parsers.geometry import parse_boxes, parse_polygons
 from metricsft.eval.report import Report
 from metricsft.eval.tasks.base import NO_PREDICTION, Task, count_reasons, row_id
 from metricsft.templates import Codec
@@ -20,7 +20,8 @@ class TextDetTask(Task):
         "recall": "matched / cared-for ground-truth polygons, summed over the dataset",
         "hmean": "2PR / (P + R); matching is one-to-one, greedy in index order, at polygon IoU > 0.5 "
         "(ICDAR 2015 script)",
-        "parse_failure_rate": "share of images whose answer held no readable polygon (scored as no detections)",
+        "parse_failure_rate": "share of images whose answer held no readable polygon or box (scored as no "
+        "detections); boxes are read as rectangles",
     }
 
     def _truths(self, row: dict, codec: Codec, rid: str) -> list[TruthRegion]:
@@ -32,14 +33,31 @@ class TextDetTask(Task):
             raise ValueError(f"row {rid!r}: the reference answer is not {codec.family} polygons: {parsed.reason}")
         return [TruthRegion(p.points, p.label == DONT_CARE_TEXT) for p in parsed.value]  # type: ignore[union-attr]
 
+    @staticmethod
+    def _detections(text: str, codec: Codec, row: dict) -> tuple[list, str | None, bool]:
+        """Polygons from the answer; boxes are accepted as rectangles (Qwen2.5-VL spots text with
+        ``bbox_2d``), so a box-writing model is scored rather than failed. Returns (points, reason, as_boxes)."""
+        image = Task.image_info(row)
+        polygons = parse_polygons(text, codec, image)
+        if polygons.ok:
+            return [p.points for p in polygons.value], None, False  # type: ignore[union-attr]
+        boxes = parse_boxes(text, codec, image)
+        if boxes.ok:
+            rectangles = [((b.x1, b.y1), (b.x2, b.y1), (b.x2, b.y2), (b.x1, b.y2)) for b in boxes.value]  # type: ignore[union-attr]
+            return rectangles, None, True
+        return [], polygons.reason, False
+
     def score_rows(self, rows: list[dict], texts: list[str | None], codec: Codec) -> Report:
         per_row, reasons, images = [], [], []
+        read_as_boxes = 0
         for index, (row, text) in enumerate(zip(rows, texts)):
             rid = row_id(row, index)
             truths = self._truths(row, codec, rid)
-            parsed = parse_polygons(text, codec, self.image_info(row)) if text is not None else None
-            reason = NO_PREDICTION if parsed is None else parsed.reason
-            detections = [p.points for p in parsed.value] if parsed is not None and parsed.ok else []  # type: ignore[union-attr]
+            if text is None:
+                detections, reason = [], NO_PREDICTION
+            else:
+                detections, reason, as_boxes = self._detections(text, codec, row)
+                read_as_boxes += as_boxes
             match = match_image(truths, detections)
             images.append(match)
             reasons.append(reason)
@@ -54,5 +72,6 @@ class TextDetTask(Task):
             "truth_polygons": sum(m.truths for m in images),
             "detections": sum(m.detections for m in images),
             "ignored_detections": sum(m.ignored_detections for m in images),
+            "answers_read_as_boxes": read_as_boxes,
         }
         return Report(self.name, metrics, counts, count_reasons(reasons), per_row)

@@ -216,3 +216,15 @@ def test_reward_scores_per_attribute(tmp_path):
     assert report.metrics["mae"] == pytest.approx(3 / 3)
     assert report.metrics["parse_failure_rate"] == pytest.approx(2 / 3)
     assert [f.name for f in report.plot(tmp_path)] == ["rewardbench_confusion.png"]
+
+
+def test_textdet_accepts_boxes_as_rectangles():
+    # Qwen2.5-VL spots text with bbox_2d boxes; a box equal to the truth rectangle is a match
+    family = "qwen2_5_vl"
+    truth = {"polygons": [{"points": _rect(28, 28, 280, 112), "text": "STOP", "dont_care": False}]}
+    rows = [_row("t0", "textdet", family, truth, "", (560, 560))]
+    meta = rows[0]["meta"]
+    meta["min_pixels"], meta["max_pixels"] = 3136, 560 * 560  # smart_resize keeps 560 x 560 (multiple of 28)
+    answer = '```json\n[{"bbox_2d": [28, 28, 280, 112], "text_content": "STOP"}]\n```'
+    report = get_task("textdet").score(rows, {"t0": answer}, family)
+    assert report.metrics["hmean"] == 1.0 and report.counts["answers_read_as_boxes"] == 1
