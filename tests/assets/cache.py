@@ -71,6 +71,8 @@ def build_atomically(name: str, version: str, build: Callable[[Path], dict | Non
         if stamp is not None and stamp.get("version") == version:
             return final, False, 0.0
         offline_env()
+        for leftover in cache_dir().glob(f".build-{name}-*"):  # from a killed build; we hold its lock now
+            shutil.rmtree(leftover, ignore_errors=True)
         start = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=cache_dir()))
         try:
