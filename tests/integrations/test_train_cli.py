@@ -1,6 +1,7 @@
 """`metricsft train` through the real LLaMA-Factory on the tiny demo model (text, CPU).
 
-Each run is 2 optimizer steps in this process (LLaMA-Factory imported once per session).
+Each training run is 2 optimizer steps in this process (LLaMA-Factory imported once per session);
+the refusals stop right after LLaMA-Factory parses the arguments.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from tests.integrations.conftest import (
     run_metricsft_train,
     write_yaml,
 )
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -54,6 +53,7 @@ def run_llamafactory_cli_train(argv: list[str]) -> None:
         sys.argv = saved
 
 
+@pytest.mark.slow
 def test_without_metric_loss_equals_llamafactory_cli(text_config):
     config, _ = text_config("base")
     reference_dir = config.parent / "reference"
@@ -77,6 +77,7 @@ def test_without_metric_loss_equals_llamafactory_cli(text_config):
         assert ce_row["metricsft/metric_term"] == 0.0
 
 
+@pytest.mark.slow
 def test_demo_yaml_runs_with_the_metric_loss(demo_model_dir, tmp_path):
     """The README's tiny CPU example (data_configs/examples/tiny_cpu_sft.yaml), shortened to 2 steps."""
     out = tmp_path / "demo_out"
@@ -107,6 +108,7 @@ def test_demo_yaml_runs_with_the_metric_loss(demo_model_dir, tmp_path):
     assert record["resolved"]["vocabulary"]["groups"]
 
 
+@pytest.mark.slow
 def test_dist2_with_arguments_and_tensorboard(text_config):
     config, out = text_config("dist2", report_to="tensorboard", logging_dir=None)
     argv = [str(config), "metric_loss=dist2", "metric_loss_args.alpha=0.5", "metric_loss_args.tau=2.0"]
@@ -130,6 +132,7 @@ def test_dist2_with_arguments_and_tensorboard(text_config):
     assert {"train/loss", "train/metricsft/ce", "train/metricsft/kl"} <= tags
 
 
+@pytest.mark.slow
 def test_predict_with_generate_writes_predictions(text_config):
     config, out = text_config(
         "predict", do_train=False, do_predict=True, predict_with_generate=True, eval_dataset="numbers_demo",
