@@ -50,6 +50,8 @@ class VLLMBackend:
         if dtype not in DTYPES:
             raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
         on_cpu = _on_cpu()
+        # vLLM logs to stdout by default, which would corrupt `metricsft eval --json`; keep stdout for results.
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
         if on_cpu:
             # vLLM's CPU backend otherwise reserves most of the machine's RAM for the KV cache.
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
