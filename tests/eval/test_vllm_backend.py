@@ -66,7 +66,9 @@ def test_openai_client_against_vllm_api_server(smollm2_path):
     requests = [Request(f"q{i}", [{"role": "user", "content": f"Write the number {i * 7} in words."}],
                         max_new_tokens=16) for i in range(4)]
     with running_server(command, ready_timeout=600, env=VLLM_ENV, base_url=f"http://127.0.0.1:{port}/v1") as url:
-        client = OpenAIBackend(url, model="smollm2", concurrency=4, timeout=300)
+        # vLLM's own sampling options, passed through: keep special tokens exactly as the HF backend does.
+        client = OpenAIBackend(url, model="smollm2", concurrency=4, timeout=300,
+                               extra_body={"skip_special_tokens": False, "spaces_between_special_tokens": False})
         served = list(client.generate(requests))
         client.close()
     assert sorted(row_id for row_id, _ in served) == ["q0", "q1", "q2", "q3"]
