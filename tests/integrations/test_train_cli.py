@@ -133,6 +133,16 @@ def test_dist2_with_arguments_and_tensorboard(text_config):
 
 
 @pytest.mark.slow
+def test_packed_sequences(text_config):
+    """neat_packing: the collator's position ids (0 at each packed sequence start) go to MetricLoss."""
+    config, out = text_config("packed", packing=True, neat_packing=True, per_device_train_batch_size=1)
+    assert run_metricsft_train([str(config), "metric_loss=ntil", "metric_loss_args={gumbel: false}"]) == 0
+    for row in read_trainer_log(out):
+        assert math.isfinite(row["loss"]) and row["metricsft/ntil"] > 0
+        assert row["metricsft/numbers"] >= 2  # several packed answers with numbers in one row
+
+
+@pytest.mark.slow
 def test_predict_with_generate_writes_predictions(text_config):
     config, out = text_config(
         "predict", do_train=False, do_predict=True, predict_with_generate=True, eval_dataset="numbers_demo",

@@ -37,20 +37,18 @@ def _version(package: str) -> str | None:
         return None
 
 
-def text_position_ids(position_ids: torch.Tensor | None, labels: torch.Tensor) -> torch.Tensor | None:
+def text_position_ids(position_ids: torch.Tensor | None) -> torch.Tensor | None:
     """[B, T] text positions (0 at the start of every packed sequence), or None.
 
     Multimodal-RoPE models (Qwen2-VL) get [3 or 4, B, T] position ids from LLaMA-Factory's
     collator; its first row holds positions that restart at 0 for each packed sequence, like the
-    [B, T] ids of text models.
+    [B, T] ids of text models. MetricLoss checks the shape against the labels.
+
+    >>> text_position_ids(torch.zeros(4, 2, 5, dtype=torch.long)).shape
+    torch.Size([2, 5])
     """
-    if position_ids is None:
-        return None
-    if position_ids.dim() == 3:
-        position_ids = position_ids[0]
-    if position_ids.shape != labels.shape:
-        # e.g. a batch-size-1 layout from some attention backends: no reliable boundaries.
-        return None
+    if position_ids is not None and position_ids.dim() == 3:
+        return position_ids[0]
     return position_ids
 
 
@@ -83,7 +81,7 @@ class MetricSeq2SeqTrainer(CustomSeq2SeqTrainer):
             self._metric_position_ids = None
 
     def _metric_compute_loss(self, outputs, labels, num_items_in_batch=None):
-        position_ids = text_position_ids(self._metric_position_ids, labels)
+        position_ids = text_position_ids(self._metric_position_ids)
         loss = self.metric_loss(outputs, labels, num_items_in_batch=num_items_in_batch, position_ids=position_ids)
         if self.model.training:
             # HF multiplies the returned loss by the process count when token counts are summed
