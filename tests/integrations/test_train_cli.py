@@ -167,7 +167,7 @@ REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "message"), REFUSALS, ids=[next(iter(o)) + "=" + str(next(iter(o.values()))) for o, _ in REFUSALS])
+@pytest.mark.parametrize(("overrides", "message"), REFUSALS, ids=[f"{k}={v}" for o, _ in REFUSALS for k, v in o.items()])
 def test_refusals_from_the_config(text_config, capsys, overrides, message):
     config, out = text_config("refused", **overrides)
     assert run_metricsft_train([str(config), "metric_loss=ntil"]) == 2
