@@ -54,6 +54,11 @@ def test_args_as_string_and_roundtrip_through_argv():
     assert again == settings and rest == []
 
 
+def test_explicit_null_loss_switches_the_metric_loss_off():
+    settings, rest = split_metric_settings({"metric_loss": None, "metric_loss_args": {"lam": 0.3}, "seed": 1})
+    assert settings is None and rest == {"seed": 1}
+
+
 def test_args_without_loss_is_an_error():
     with pytest.raises(MetricSettingsError, match="metric_loss_args is set .* but metric_loss is not"):
         split_metric_settings({"metric_loss_args": {"lam": 0.3}}, where="my.yaml")

@@ -11,6 +11,7 @@ import math
 import sys
 
 import pytest
+import yaml
 
 from tests.integrations.conftest import (
     EXAMPLES_DIR,
@@ -66,6 +67,16 @@ def test_without_metric_loss_equals_llamafactory_cli(text_config):
     assert len(ours) == 2
     assert not any(k.startswith("metricsft/") for r in ours for k in r)
     assert not (ours_dir / "metricsft_config.json").exists()
+
+    # `metric_loss=null` turns a YAML's metric loss off: plain LLaMA-Factory training again.
+    with_metric = write_yaml(
+        config.parent / "with_metric.yaml",
+        {**yaml.safe_load(config.read_text()), "metric_loss": "ntil", "metric_loss_args": {"lam": 0.5}},
+    )
+    off_dir = config.parent / "off"
+    assert run_metricsft_train([str(with_metric), f"output_dir={off_dir}", "metric_loss=null"]) == 0
+    assert [r["loss"] for r in read_trainer_log(off_dir)] == [r["loss"] for r in reference]
+    assert not (off_dir / "metricsft_config.json").exists()
 
     # metric_loss: ce runs through the seam and MetricLoss, and must reproduce LLaMA-Factory's own CE.
     ce_dir = config.parent / "ce"

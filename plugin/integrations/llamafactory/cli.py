@@ -5,7 +5,8 @@
 
 The config is read exactly as `llamafactory-cli train` reads it (LLaMA-Factory's own `read_args`:
 a YAML/JSON file plus OmegaConf `key=value` overrides, or a `--key value` list). Without
-`metric_loss` the command *is* `llamafactory-cli train`. With it, `metric_loss` /
+`metric_loss` the command *is* `llamafactory-cli train` (`metric_loss=null` switches a YAML's metric
+loss off: plain LLaMA-Factory training of the same config). With it, `metric_loss` /
 `metric_loss_args` are taken out, checked, the loss is installed through the trainer seam and
 LLaMA-Factory's `run_exp` runs. With several GPUs (or FORCE_TORCHRUN=1) the command re-launches
 itself under torchrun, like LLaMA-Factory does, so every rank installs the loss.
@@ -13,6 +14,7 @@ itself under torchrun, like LLaMA-Factory does, so every rank installs the loss.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -58,13 +60,14 @@ def run_llamafactory_cli(argv: Sequence[str]) -> int:
     return 0
 
 
-def run_in_this_process(settings: MetricLossSettings, config: dict[str, Any] | list[str]) -> int:
-    """One rank: install the loss and run LLaMA-Factory's `run_exp` on `config` (our keys removed)."""
+def run_in_this_process(settings: MetricLossSettings | None, config: dict[str, Any] | list[str]) -> int:
+    """One rank: install the loss (unless `settings` is None: `metric_loss: null`) and run
+    LLaMA-Factory's `run_exp` on `config` (our keys removed)."""
     from llamafactory.train.tuner import run_exp
 
     from metricsft.integrations.llamafactory.trainer import installed_metric_loss
 
-    with installed_metric_loss(settings):
+    with installed_metric_loss(settings) if settings is not None else contextlib.nullcontext():
         run_exp(config)
     return 0
 
@@ -110,8 +113,11 @@ def launch_torchrun(argv: Sequence[str]) -> int:
     return subprocess.run(torchrun_command(argv), env=env).returncode
 
 
-def prepare(argv: Sequence[str]) -> tuple[MetricLossSettings | None, dict[str, Any] | list[str]]:
-    """Read the config and take our settings out; raise a clear error on anything we refuse."""
+def prepare(argv: Sequence[str]) -> tuple[MetricLossSettings | None, dict[str, Any] | list[str], bool]:
+    """Read the config and take our keys out; raise a clear error on anything we refuse.
+
+    Returns (settings or None, the config for LLaMA-Factory, whether the config had metricsft keys).
+    """
     config = read_config(argv)
     where = argv[0] if argv else "command line"
     settings, rest = split_metric_settings(config, where=where)
@@ -119,7 +125,7 @@ def prepare(argv: Sequence[str]) -> tuple[MetricLossSettings | None, dict[str, A
         check_llamafactory_version()
         check_environment()
         validate_settings(settings)
-    return settings, rest
+    return settings, rest, rest != config
 
 
 def train_main(argv: Sequence[str]) -> int:
@@ -133,12 +139,12 @@ def train_main(argv: Sequence[str]) -> int:
         print(__doc__.strip())
         return 0
     try:
-        settings, config = prepare(argv)
+        settings, config, had_metric_keys = prepare(argv)
     except (MetricSettingsError, UnsupportedConfigError) as err:
         print(f"metricsft train: error: {err}", file=sys.stderr)
         return 2
-    if settings is None:
-        return run_llamafactory_cli(argv)
+    if not had_metric_keys:
+        return run_llamafactory_cli(argv)  # no metricsft key at all: exactly `llamafactory-cli train`
     if _wants_torchrun():
         return launch_torchrun(argv)
     try:

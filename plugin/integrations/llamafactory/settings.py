@@ -65,9 +65,11 @@ def _parse_args_value(value: Any, where: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _build(loss: Any, args: Any, where: str) -> MetricLossSettings | None:
+def _build(loss: Any, args: Any, where: str, loss_written: bool) -> MetricLossSettings | None:
     if loss is None or (isinstance(loss, str) and not loss.strip()):
-        if args not in (None, {}, ""):
+        # An explicit `metric_loss: null` (e.g. the override `metric_loss=null`) switches the loss
+        # off and ignores the arguments; arguments without any metric_loss line are a mistake.
+        if not loss_written and args not in (None, {}, ""):
             raise MetricSettingsError(
                 f"{ARGS_KEY} is set ({where}) but {LOSS_KEY} is not; add e.g. `{LOSS_KEY}: ntil` or "
                 f"remove {ARGS_KEY}."
@@ -113,9 +115,9 @@ def split_metric_settings(
     """
     if isinstance(config, Mapping):
         rest = {k: v for k, v in config.items() if k not in (LOSS_KEY, ARGS_KEY)}
-        return _build(config.get(LOSS_KEY), config.get(ARGS_KEY), where), rest
+        return _build(config.get(LOSS_KEY), config.get(ARGS_KEY), where, LOSS_KEY in config), rest
     found, rest_list = _split_argv(list(config))
-    return _build(found.get(LOSS_KEY), found.get(ARGS_KEY), where), rest_list
+    return _build(found.get(LOSS_KEY), found.get(ARGS_KEY), where, LOSS_KEY in found), rest_list
 
 
 def validate_settings(settings: MetricLossSettings) -> None:

@@ -13,9 +13,7 @@ from metricsft.integrations.llamafactory.cli import prepare, run_in_this_process
 
 def worker_main(argv: Sequence[str]) -> int:
     """Parse `argv` like `metricsft train` and train in this process (this rank)."""
-    settings, config = prepare(list(argv))
-    if settings is None:  # the launcher only starts workers for metric-loss runs
-        raise SystemExit("metricsft worker started without metric_loss; use `llamafactory-cli train` instead")
+    settings, config, _ = prepare(list(argv))
     return run_in_this_process(settings, config)
 
 
