@@ -73,3 +73,4 @@ def test_openai_client_against_vllm_api_server(smollm2_path):
         client.close()
     assert sorted(row_id for row_id, _ in served) == ["q0", "q1", "q2", "q3"]
     assert dict(served) == dict(HFBackend(str(smollm2_path), dtype="float32", batch_size=4).generate(requests))
+
