@@ -74,7 +74,6 @@ def greedy_by_hand(model, tokenizer, prompt: str, steps: int, stop: set[int]) ->
     return tokenizer.decode(new, skip_special_tokens=False)
 
 
-@pytest.mark.slow  # a 135M model decoded twice (once without KV cache): ~1-4 min on a busy 2-core machine
 def test_smollm2_batched_left_padded_equals_greedy_by_hand(smollm2_path):
     backend = HFBackend(str(smollm2_path), batch_size=2)
     requests = [  # prompts of different lengths: the short one is left-padded in the batch

@@ -36,7 +36,6 @@ def cached_lines(out: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-@pytest.mark.slow  # three model loads and a real kill: ~60 s on a busy 2-core machine
 def test_killed_run_resumes_to_the_same_results(tiny_text_model, tmp_path):
     data = write_rows(tmp_path / "gsm8k.jsonl", gsm8k_rows(ROWS))
     killed, clean = tmp_path / "killed", tmp_path / "clean"

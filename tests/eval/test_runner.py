@@ -130,7 +130,6 @@ def test_duplicate_row_ids_are_refused(tiny_text_model, tmp_path):
         run_eval(args)
 
 
-@pytest.mark.slow
 def test_smollm2_on_real_gsm8k_questions(smollm2_path, shared_data_dir, tmp_path):
     if shared_data_dir is None:
         pytest.skip("../shared/data (real GSM8k test set) is not present")
