@@ -220,6 +220,9 @@ def _check_digits_known(tokenizer: Any, groups: list[MetricGroup]) -> None:
         )
 
 
+LOC_GRID_MAX = 1023.0
+
+
 def _loc_group(vocab: Mapping[str, int]) -> MetricGroup:
     members = sorted((int(m.group(1)), idx) for tok, idx in vocab.items() if (m := _LOC_TOKEN.match(tok)))
     if not members:
@@ -232,7 +235,8 @@ def _loc_group(vocab: Mapping[str, int]) -> MetricGroup:
         name="loc",
         token_ids=[idx for _, idx in members],
         values=values,
-        unit=max((max(values) - min(values)) / 9.0, 1.0),
+        # The <loc> grid is 0..1023 whatever subset a tokenizer carries: one digit step = 1023/9.
+        unit=LOC_GRID_MAX / 9.0,
     )
 
 

@@ -54,16 +54,22 @@ def sample_gumbel(shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
     """Standard Gumbel noise (uses the global torch RNG, so ``torch.manual_seed`` reproduces it)."""
     uniform = torch.rand(shape, dtype=like.dtype, device=like.device)
     tiny = torch.finfo(like.dtype).tiny
-    return -torch.log(-torch.log(uniform.clamp_min(tiny)).clamp_min(tiny))
+    # -log(u) is positive; clamp it (not log(u)) away from 0 so the outer log stays finite.
+    return -torch.log((-torch.log(uniform.clamp_min(tiny))).clamp_min(tiny))
 
 
 def straight_through_values(targets: MetricTargets, block: torch.Tensor, tau: float, noise: torch.Tensor | None) -> torch.Tensor:
-    """[K] the value of the model's chosen token: hard in the forward pass, soft in the backward."""
+    """[K] the value of the model's chosen token: hard in the forward pass, soft in the backward.
+
+    Written as ``hard + (soft - soft.detach())`` so the forward value is bit-exactly the chosen
+    token's value: a fully correct number then rebuilds to exactly the true number and the
+    non-differentiable kinks of |X - Y| are hit at 0 (gradient 0), not at a rounding error away.
+    """
     scores = block if noise is None else block + noise
-    soft = torch.softmax(scores / tau, dim=-1)
-    hard = torch.zeros_like(soft).scatter_(1, scores.argmax(-1, keepdim=True), 1.0)
-    choice = hard - soft.detach() + soft
-    return (choice * targets.values.to(block.dtype)).sum(-1)
+    values = targets.values.to(block.dtype)
+    soft_value = (torch.softmax(scores / tau, dim=-1) * values).sum(-1)
+    hard_value = values.gather(1, scores.argmax(-1, keepdim=True)).squeeze(1)
+    return hard_value + (soft_value - soft_value.detach())
 
 
 def rebuilt_numbers(targets: MetricTargets, token_values: torch.Tensor) -> torch.Tensor:
@@ -79,12 +85,14 @@ def rebuilt_numbers(targets: MetricTargets, token_values: torch.Tensor) -> torch
 def number_deviations(targets: MetricTargets, predicted: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Sums over numbers of L_rel and L_mag, computed on values scaled by their leading place."""
     spans = targets.spans
-    truth = spans.number_scaled.to(predicted.dtype)
+    # The truth is rebuilt by the same arithmetic as the prediction, so equal digits give equal sums.
+    truth = rebuilt_numbers(targets, targets.target_value.to(predicted.dtype))
     ten = torch.tensor(10.0, dtype=torch.float64, device=predicted.device)
     eps_scaled = (eps * torch.pow(ten, -spans.number_top.double())).clamp_min(EPS_FLOOR).to(predicted.dtype)
-    px, py = predicted.abs(), truth.abs()
-    rel = (predicted - truth).abs() / (torch.maximum(px, py) + eps_scaled)
-    mag = (torch.log(px + eps_scaled) - torch.log(py + eps_scaled)).abs()
+    # Both are sums of non-negative digit values, so |X| = X: no abs() on them, whose zero
+    # subgradient at X = 0 would stop the pull away from an all-zero guess.
+    rel = (predicted - truth).abs() / (torch.maximum(predicted, truth) + eps_scaled)
+    mag = (torch.log(predicted + eps_scaled) - torch.log(truth + eps_scaled)).abs()
     zero = torch.zeros_like(rel)
     exists = spans.number_exists
     return torch.where(exists, rel, zero).sum(), torch.where(exists, mag, zero).sum()
