@@ -8,6 +8,7 @@ its own environment, e.g. next to vLLM) and `metricsft train` does not import th
     metricsft score TASK PREDICTIONS.jsonl [--format FAMILY] [--json]
     metricsft eval TASK --model PATH --backend hf|vllm|openai --data FILE --format FAMILY --out DIR
     metricsft data convert TASK --src RAW --format FAMILY --out DIR
+    metricsft demo [--loss ntil] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("metricsft.eval.score_cli:score_main", "score generated predictions offline"),
     "eval": ("metricsft.eval.eval_cli:eval_main", "generate in batch (vLLM / HF / OpenAI), cache, resume, score"),
     "data": ("metricsft.data.cli:data_main", "convert official raw data to LLaMA-Factory datasets"),
+    "demo": ("metricsft.integrations.demo:demo_main", "the built-in example: a tiny model, NTIL, on CPU"),
 }
 
 
