@@ -76,7 +76,12 @@ def test_gumbel_noise_follows_the_global_seed(qwen2_tokenizer):
     for seed in (1, 1, 2):
         torch.manual_seed(seed)
         values.append(float(metric_token_loss(logits, labels, vocab, "ntil").components["rel"]))
+    assert all(torch.isfinite(torch.tensor(values)))  # default NTIL (noise on) once returned NaN
     assert values[0] == values[1]
+    leaf = logits.detach().requires_grad_(True)
+    out = metric_token_loss(leaf, labels, vocab, "ntil")
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and torch.isfinite(leaf.grad).all()
     # The noiseless variant is the Gumbel variant with zero noise: rel differs once noise flips a digit.
     noiseless = float(metric_token_loss(logits, labels, vocab, "ntil", {"gumbel": False}).components["rel"])
     assert any(v != noiseless for v in values)
