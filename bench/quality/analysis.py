@@ -141,7 +141,7 @@ def plot(records: list[dict[str, Any]], path: Path) -> Path:
         ax.set_ylabel("share of eval rows with error <= x")
         ax.set_title(f"{task}: error distribution, seeds pooled")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
