@@ -45,7 +45,7 @@ ASSETS: dict[str, Asset] = {
     "llama3": Asset(tokenizer_assets.build_llama3, "1", "Llama-3 BPE tokenizer"),
     "gemma_loc": Asset(tokenizer_assets.build_gemma_loc, "2", "Gemma-3 tokenizer + 1024 <locNNNN> tokens"),
     "llama2": Asset(llama2_tokenizer.build_llama2, "2", "Llama-2 / LLaVA-1.5 SentencePiece-BPE tokenizer"),
-    "smollm2": Asset(_lazy("smollm2_asset", "build_smollm2"), "1", "SmolLM2-135M-Instruct, float32 safetensors"),
+    "smollm2": Asset(_lazy("smollm2_asset", "build_smollm2"), "2", "SmolLM2-135M-Instruct, float32 safetensors"),
     "tiny_qwen2_vl": Asset(_lazy("tiny_models", "build_tiny_qwen2_vl"), "1", "tiny random Qwen2-VL + processor",
                            ("qwen2",)),
     "tiny_llava": Asset(_lazy("tiny_models", "build_tiny_llava"), "1", "tiny random LLaVA (CLIP) + processor",

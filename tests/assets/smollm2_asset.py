@@ -44,6 +44,9 @@ def build_smollm2(out: Path) -> dict:
             pad_token="<|im_end|>", unk_token="<|endoftext|>",
         )
         model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_name, dtype=torch.float32)
+    # transformers 5.x ignores those keyword overrides when the tokenizer comes from GGUF: set them again.
+    tokenizer.bos_token, tokenizer.eos_token = "<|im_start|>", "<|im_end|>"
+    tokenizer.pad_token, tokenizer.unk_token = "<|im_end|>", "<|endoftext|>"
     model.config.eos_token_id = model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.config.pad_token_id = model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.config.bos_token_id = model.generation_config.bos_token_id = tokenizer.bos_token_id
@@ -54,6 +57,8 @@ def build_smollm2(out: Path) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(out)
     if tokenizer.convert_ids_to_tokens([0, 1, 2]) != ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]:
         raise RuntimeError(f"smollm2: unexpected special tokens {tokenizer.convert_ids_to_tokens([0, 1, 2])}")
+    if (tokenizer.eos_token_id, reloaded.config.eos_token_id, reloaded.generation_config.eos_token_id) != (2, 2, 2):
+        raise RuntimeError("smollm2: EOS must be <|im_end|> (id 2) in tokenizer, config and generation config")
     prompt = tokenizer.apply_chat_template(
         [{"role": "user", "content": "What is 2+3?"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
     )
