@@ -61,29 +61,21 @@ def values_in(tokenizer, text, position_ids=None, mask=None):
     return out
 
 
-@pytest.mark.parametrize("tok_name", REAL_TOKENIZERS)
-def test_decimal_is_one_number_and_place_value_continues(tok_name, request):
-    tokenizer = request.getfixturevalue(tok_name)
-    assert values_in(tokenizer, "x 3.015 y") == [(3.015, 4)]
+# text -> [(value, digit count)] of each number, the same on every real tokenizer
+NUMBER_RULES = {
+    "decimal is one number, place value continues": ("x 3.015 y", [(3.015, 4)]),
+    "minus sign makes a negative": ("t = -42 ok", [(-42.0, 2)]),
+    "a range is two numbers, not a negative": ("at 2-55 ok", [(2.0, 1), (55.0, 2)]),
+    "leading zeros count as digits": ("agent 007 here", [(7.0, 3)]),
+    "a dotted chain is not a decimal": ("v 1.2.3 ok", [(1.0, 1), (2.0, 1), (3.0, 1)]),
+}
 
 
 @pytest.mark.parametrize("tok_name", REAL_TOKENIZERS)
-def test_negative_numbers_but_not_ranges(tok_name, request):
-    tokenizer = request.getfixturevalue(tok_name)
-    assert values_in(tokenizer, "t = -42 ok") == [(-42.0, 2)]
-    assert values_in(tokenizer, "at 2-55 ok") == [(2.0, 1), (55.0, 2)]
-
-
-@pytest.mark.parametrize("tok_name", REAL_TOKENIZERS)
-def test_leading_zeros_count_as_digits(tok_name, request):
-    tokenizer = request.getfixturevalue(tok_name)
-    assert values_in(tokenizer, "agent 007 here") == [(7.0, 3)]
-
-
-@pytest.mark.parametrize("tok_name", REAL_TOKENIZERS)
-def test_dotted_chain_is_not_a_decimal(tok_name, request):
-    tokenizer = request.getfixturevalue(tok_name)
-    assert values_in(tokenizer, "v 1.2.3 ok") == [(1.0, 1), (2.0, 1), (3.0, 1)]
+@pytest.mark.parametrize("rule", list(NUMBER_RULES))
+def test_number_rules_on_real_tokenizers(tok_name, rule, request):
+    text, expected = NUMBER_RULES[rule]
+    assert values_in(request.getfixturevalue(tok_name), text) == expected
 
 
 def test_multi_digit_tokens_llama3(llama3_tokenizer):
