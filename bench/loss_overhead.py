@@ -50,16 +50,15 @@ def make_batch(tokenizer, vocab_width: int, tokens: int, numeric: float, seed: i
     digit_ids = [tokenizer.convert_tokens_to_ids(d) for d in "0123456789"]
     labels = torch.randint(1000, 20000, (tokens,), generator=generator)
     numeric_count = int(round(numeric * tokens))
-    position = 0
-    placed = 0
-    while placed < numeric_count:
-        position = int(torch.randint(0, tokens - 4, (1,), generator=generator))
-        run = min(int(torch.randint(1, 5, (1,), generator=generator)), numeric_count - placed)
-        for k in range(run):
-            if labels[position + k] >= 1000:  # not yet a digit
-                labels[position + k] = digit_ids[int(torch.randint(0, 10, (1,), generator=generator))]
-                placed += 1
-    labels[:16] = -100  # a prompt
+    prompt = 16  # masked like a prompt; numbers go after it
+    is_digit = torch.zeros(tokens, dtype=torch.bool)
+    while int(is_digit.sum()) < numeric_count:
+        start = int(torch.randint(prompt, tokens - 4, (1,), generator=generator))
+        run = min(int(torch.randint(1, 5, (1,), generator=generator)), numeric_count - int(is_digit.sum()))
+        for position in range(start, start + run):
+            labels[position] = digit_ids[int(torch.randint(0, 10, (1,), generator=generator))]
+            is_digit[position] = True
+    labels[:prompt] = -100
     logits = torch.randn(1, tokens, vocab_width, generator=generator)
     return logits, labels[None]
 
