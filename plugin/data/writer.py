@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,14 +36,18 @@ def dataset_info_entry(file_name: str, has_images: bool) -> dict[str, Any]:
 
 
 def _atomic_write(path: Path, lines: Iterable[str]) -> None:
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False)
+    # Not tempfile.NamedTemporaryFile: it creates files with mode 0600 whatever the umask, and the
+    # rename would carry that mode to the dataset, unreadable for a teammate or a container user.
+    # Creating the file with 0666 lets the umask decide, as for any file the user writes (0644 at 022).
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with handle:
+        with open(fd, "w", encoding="utf-8") as handle:
             for line in lines:
                 handle.write(line)
-        os.replace(handle.name, path)
+        os.replace(tmp, path)
     except BaseException:
-        os.unlink(handle.name)
+        tmp.unlink(missing_ok=True)
         raise
 
 
