@@ -4,7 +4,9 @@ Per image: a detection that lies more than 50% inside any single do-not-care gro
 ("###") is ignored; then detections and cared-for ground truths are matched one-to-one, greedily in
 index order (ground truth outer loop, detection inner loop, as the official script does), whenever
 IoU > 0.5. Precision, recall and hmean are computed from the counts summed over the whole dataset, not
-averaged per image.
+averaged per image. Regions the model wrote but that could not be read (a 2-point quad, a coordinate
+out of range) are passed as ``malformed``: they count as detections that match nothing (the official
+script would refuse the whole submission instead), so dropping them can never raise precision.
 """
 
 from __future__ import annotations
@@ -37,14 +39,19 @@ class ImageMatch:
     match_ious: tuple[float, ...]
 
 
-def match_image(truths: Sequence[TruthRegion], detections: Sequence[PointsLike]) -> ImageMatch:
-    """Match the detections of one image against its ground truth.
+def match_image(truths: Sequence[TruthRegion], detections: Sequence[PointsLike], malformed: int = 0) -> ImageMatch:
+    """Match the detections of one image against its ground truth; ``malformed`` unreadable regions
+    are added to the detections as unmatched.
 
     >>> square = [(0, 0), (10, 0), (10, 10), (0, 10)]
     >>> m = match_image([TruthRegion(square)], [square, [(50, 50), (60, 50), (60, 60)]])
     >>> (m.matched, m.truths, m.detections)
     (1, 1, 2)
+    >>> match_image([TruthRegion(square)], [square], malformed=2).detections
+    3
     """
+    if malformed < 0:
+        raise ValueError(f"malformed must be a count >= 0, got {malformed}")
     dont_care = [t for t in truths if t.dont_care]
     ignored = {
         j
@@ -67,7 +74,7 @@ def match_image(truths: Sequence[TruthRegion], detections: Sequence[PointsLike])
     return ImageMatch(
         matched=len(ious),
         truths=len(truths) - len(dont_care),
-        detections=len(detections) - len(ignored),
+        detections=len(detections) - len(ignored) + malformed,
         ignored_detections=len(ignored),
         match_ious=tuple(ious),
     )

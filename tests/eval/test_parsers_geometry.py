@@ -111,3 +111,73 @@ def test_qwen2_vl_answers_decoded_without_special_tokens():
     assert parsed.ok and _close(parsed.value[0], Box(32, 48, 320, 400), "qwen2_vl")
     quad = codec.format_polygons([QUAD], IMAGE).replace("<|quad_start|>", "").replace("<|quad_end|>", "")
     assert parse_polygons(quad, codec, IMAGE).value[0].points[0] == pytest.approx((64.0, 48.0), abs=0.7)
+
+
+QUAD_A = "<|quad_start|>(100,100),(200,100),(200,150),(100,150)<|quad_end|>"
+QUAD_BAD = "<|quad_start|>(300,100),(400,100)<|quad_end|>"  # two points: not a polygon
+QUAD_C = "<|quad_start|>(500,100),(600,100),(600,150),(500,150)<|quad_end|>"
+
+
+@pytest.mark.parametrize("order", [(QUAD_A, QUAD_BAD, QUAD_C), (QUAD_BAD, QUAD_A, QUAD_C), (QUAD_A, QUAD_C, QUAD_BAD)])
+def test_one_malformed_quad_drops_only_itself(order):
+    parsed = parse_polygons("".join(order), get_codec("qwen2_vl"), ImageInfo(1000, 1000))
+    assert parsed.ok
+    assert [p.points[0] for p in parsed.value] == [(100.0, 100.0), (500.0, 100.0)]  # text order kept
+    assert parsed.rejected == ("a polygon needs at least 3 points, got 2",)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_an_out_of_range_object_drops_only_itself(family):
+    codec = get_codec(family)
+    good = codec.format_boxes([BOXES[0]], IMAGE)
+    # the same syntax with one coordinate far outside the family's range
+    bad = {
+        "qwen2_vl": "<|box_start|>(10,10),(5000,20)<|box_end|>",
+        "qwen2_5_vl": '{"bbox_2d": [10, 10, 99999, 20]}',
+        "llava": "[0.1, 0.1, 7.5, 0.2]",
+        "paligemma": "<loc0010><loc0010><loc9999><loc0020>",
+        "llama": "[10, 10, 99999, 20]",
+    }[family]
+    text = f"First {bad} then {good}."
+    parsed = parse_boxes(text, codec, IMAGE)
+    assert parsed.ok, parsed.reason
+    assert len(parsed.value) == 1 and _close(parsed.value[0], BOXES[0], family)
+    assert len(parsed.rejected) == 1
+
+
+def test_flipped_boxes_are_rejected_one_by_one():
+    parsed = parse_boxes("[10, 10, 50, 50]\n[90, 90, 5, 5]\n[1, 1, 2, 2]", get_codec("llama"), IMAGE)
+    assert [b.coords() for b in parsed.value] == [(10, 10, 50, 50), (1, 1, 2, 2)]
+    assert parsed.rejected == ("invalid box: needs x2 >= x1 and y2 >= y1, got (90.0, 90.0, 5.0, 5.0)",)
+
+
+def test_llava_box_wholly_in_the_padding_is_a_zero_area_answer_not_a_failure():
+    # 640x480 padded to 640x640: rows 0..80 of the square are padding; y in [0.02, 0.1] lies in it
+    parsed = parse_boxes("[0.1, 0.02, 0.5, 0.1]", get_codec("llava"), IMAGE)
+    assert parsed.ok and parsed.rejected == ()
+    assert parsed.value[0].coords() == (64.0, 0.0, 320.0, 0.0)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("[" * 3000, "brackets nested 3000 deep"),
+        ("[" * 3000 + "]" * 3000, "brackets nested 3000 deep"),
+        ('```json\n[{"bbox_2d": [1' + "0" * 5000 + ', 1, 2, 2]}]\n```', "a number with 5001 digits"),
+        ("(" + "9" * 5000 + ", 1), (2, 2)", "a number with 5000 digits"),
+    ],
+    ids=["open-brackets", "balanced-brackets", "huge-json-number", "huge-bare-number"],
+)
+def test_hostile_text_is_a_failure_with_a_reason(family, text, why):
+    codec = get_codec(family)
+    for parsed in (parse_boxes(text, codec, IMAGE), parse_polygons(text, codec, IMAGE)):
+        assert not parsed.ok and why in parsed.reason
+
+
+def test_a_huge_number_in_one_object_keeps_the_others():
+    codec = get_codec("qwen2_vl")
+    text = "<|box_start|>(1" + "0" * 5000 + ",1),(2,2)<|box_end|>" + codec.format_boxes([BOXES[1]], IMAGE)
+    parsed = parse_boxes(text, codec, IMAGE)
+    assert len(parsed.value) == 1 and _close(parsed.value[0], BOXES[1], "qwen2_vl")
+    assert parsed.rejected == ("a number with 5001 digits (parsers read at most 64)",)
