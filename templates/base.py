@@ -214,6 +214,20 @@ class Codec(ABC):
     grounding_label: bool = True
     #: characters a label cannot contain in this family's syntax
     label_forbidden: str = ""
+    #: whether the written numbers depend on the processor's resize bounds (min/max pixels), which
+    #: rows then record next to the image size (Qwen2.5-VL's smart_resize)
+    uses_resize_bounds: bool = False
+
+    def image_info(self, width: int, height: int, min_pixels: int | None = None, max_pixels: int | None = None) -> ImageInfo:
+        """The ``ImageInfo`` this family needs for an image: the resize bounds only where they matter.
+
+        >>> from metricsft.templates import get_codec
+        >>> get_codec("llava").image_info(640, 480, 3136, 12845056)
+        ImageInfo(width=640, height=480, min_pixels=None, max_pixels=None)
+        """
+        if self.uses_resize_bounds:
+            return ImageInfo(width, height, min_pixels, max_pixels)
+        return ImageInfo(width, height)
 
     def clean_label(self, label: str | None) -> str | None:
         """``label`` without the characters this family cannot write (None if nothing is left).

@@ -31,6 +31,7 @@ class Qwen25VLCodec(Codec):
     # LLaMA-Factory serves Qwen2.5-VL with the same chat template as Qwen2-VL.
     llamafactory_template = "qwen2_vl"
     space = ResizedPixels()
+    uses_resize_bounds = True
 
     def resized_size(self, image: ImageInfo) -> tuple[int, int]:
         """(width, height) of the image Qwen2.5-VL actually sees."""

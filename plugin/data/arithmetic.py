@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from metricsft.templates import Codec
+from metricsft.templates.rows import AnswerTruth
 
 from .common import ConversionError, ConvertOptions, Invalid, make_row
 
@@ -100,7 +101,7 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
             answer=answer,
             task="arithmetic",
             split=split,
-            truth={"answer": answer},
+            truth=AnswerTruth(answer),
         )
 
 

@@ -15,7 +15,9 @@ from typing import Any, Iterator
 
 from metricsft.templates import Codec
 
-from .common import IMAGE_SUFFIXES, ConversionError, ConvertOptions, Invalid, image_info, image_meta, make_row, require_image_family
+from metricsft.templates.rows import ClockTruth, image_meta
+
+from .common import IMAGE_SUFFIXES, ConversionError, ConvertOptions, Invalid, image_info, make_row, require_image_family
 
 CLASS_FOLDER = re.compile(r"^(\d{1,2})[-_:](\d{1,2})$")
 
@@ -62,6 +64,6 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
             continue
         yield make_row(
             row_id=f"clock/{split}/{relative.with_suffix('').as_posix()}", codec=codec, prompt=codec.prompt("clock"),
-            answer=answer, task="clock", split=split, images=[path], meta=image_meta(info, codec),
-            truth={"hour": hour, "minute": minute},
+            answer=answer, task="clock", split=split, images=[path], meta=image_meta(info),
+            truth=ClockTruth(hour, minute),
         )

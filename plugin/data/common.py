@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from metricsft.templates import Codec, ImageInfo
+from metricsft.templates.rows import Truth
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -67,21 +68,12 @@ def require_image_family(codec: Codec, task: str) -> None:
 
 
 def image_info(path: Path, options: ConvertOptions, codec: Codec) -> ImageInfo:
-    """Size of an image file (only the header is read); Qwen2.5-VL also gets the resize bounds."""
+    """Size of an image file (only the header is read), with the resize bounds the family needs."""
     from PIL import Image
 
     with Image.open(path) as image:
         width, height = image.size
-    if codec.family == "qwen2_5_vl":
-        return ImageInfo(width, height, options.min_pixels, options.max_pixels)
-    return ImageInfo(width, height)
-
-
-def image_meta(info: ImageInfo, codec: Codec) -> dict[str, Any]:
-    meta: dict[str, Any] = {"image_size": [info.width, info.height]}
-    if codec.family == "qwen2_5_vl":
-        meta["min_pixels"], meta["max_pixels"] = info.min_pixels, info.max_pixels
-    return meta
+    return codec.image_info(width, height, options.min_pixels, options.max_pixels)
 
 
 def find_image(root: Path, stem: str) -> Path | None:
@@ -101,15 +93,16 @@ def make_row(
     answer: str,
     task: str,
     split: str,
-    truth: dict[str, Any],
+    truth: Truth,
     images: list[Path] | None = None,
     meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One sharegpt row as LLaMA-Factory reads it, plus ``id`` and ``meta`` for scoring.
 
     >>> from metricsft.templates import get_codec
+    >>> from metricsft.templates.rows import AnswerTruth
     >>> row = make_row(row_id="gsm8k/test/0", codec=get_codec("llama"), prompt="1+1?", answer="2",
-    ...                task="gsm8k", split="test", truth={"answer": "2"})
+    ...                task="gsm8k", split="test", truth=AnswerTruth("2"))
     >>> row["messages"][1], row["meta"]["truth"]
     ({'role': 'assistant', 'content': '2'}, {'answer': '2'})
     """
@@ -121,5 +114,5 @@ def make_row(
     }
     if images:
         row["images"] = [str(path.resolve()) for path in images]
-    row["meta"] = {"task": task, "family": codec.family, "split": split, **(meta or {}), "truth": truth}
+    row["meta"] = {"task": task, "family": codec.family, "split": split, **(meta or {}), "truth": truth.to_json()}
     return row

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from metricsft.templates import Codec
+from metricsft.templates.rows import AnswerTruth
 
 from .common import ConvertOptions, Invalid, make_row
 from .readers import iter_records
@@ -59,5 +60,5 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
             answer=f"{solution}\n{_FINAL}{final}",
             task="gsm8k",
             split=split,
-            truth={"answer": final},
+            truth=AnswerTruth(final),
         )

@@ -18,41 +18,18 @@ import hashlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from metricsft.templates import Box, Codec
+from metricsft.templates import Codec
 
-from .common import ConversionError, ConvertOptions, Invalid, image_info, image_meta, make_row, require_image_family
+from .common import ConversionError, ConvertOptions, Invalid, require_image_family
+from .grounding import grounding_row
 from .readers import iter_records
+from .refcoco_official import convert_official, find_refs_pickle
 
 PHRASE_KEYS = ("phrase", "sentence", "sentences", "expression", "expressions", "referring_expression", "normal_caption", "caption")
 XYWH_KEYS = ("bbox",)
 XYXY_KEYS = ("bbox_xyxy", "solution")
 IMAGE_KEYS = ("image", "image_path", "img_path", "file_name")
 ID_KEYS = ("id", "ref_id", "ann_id", "question_id")
-
-
-def grounding_row(
-    *, codec: Codec, options: ConvertOptions, where: str, row_id: str, split: str, phrase: str,
-    box_xyxy: list[float], image_path: Path, declared_size: tuple[int, int] | None,
-) -> dict[str, Any] | Invalid:
-    """Check one expression (image exists, size, box inside) and build its row."""
-    if not phrase:
-        return Invalid(where, "malformed row", "empty referring expression")
-    if not image_path.is_file():
-        return Invalid(where, "missing image", f"{image_path} does not exist (set --images to the image folder)")
-    info = image_info(image_path, options, codec)
-    if declared_size is not None and declared_size != (info.width, info.height):
-        return Invalid(where, "image size mismatch", f"record says {declared_size[0]}x{declared_size[1]} but {image_path} is {info.width}x{info.height}")
-    box = Box(*box_xyxy, label=codec.clean_label(phrase) if codec.grounding_label else None)
-    try:
-        answer = codec.format_boxes([box], info)
-    except ValueError as err:
-        reason = "box outside image" if "outside" in str(err) else "box not writable"
-        return Invalid(where, reason, f"{err} (image {image_path})")
-    return make_row(
-        row_id=row_id, codec=codec, prompt=codec.prompt("refcoco", phrase=phrase), answer=answer,
-        task="refcoco", split=split, images=[image_path],
-        meta=image_meta(info, codec), truth={"box": [float(v) for v in box_xyxy], "phrase": phrase},
-    )
 
 
 def _numbers(value: Any, count: int) -> list[float] | None:
@@ -153,8 +130,6 @@ def _convert_records(src: Path, options: ConvertOptions, codec: Codec) -> Iterat
 def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     require_image_family(codec, "refcoco")
     src = Path(options.src)
-    from .refcoco_official import find_refs_pickle, convert_official
-
     refs = find_refs_pickle(src)
     if refs is not None or options.layout == "official":
         if refs is None:

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from metricsft.templates import Codec
 
 from .common import ConversionError, ConvertOptions, Invalid
-from .refcoco import grounding_row
+from .grounding import grounding_row
 from .safe_pickle import load_containers
 
 

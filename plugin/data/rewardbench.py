@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from metricsft.templates import Codec
+from metricsft.templates.rows import PairTruth, ScoresTruth
 
 from .common import ConversionError, ConvertOptions, Invalid, make_row
 from .readers import iter_records
@@ -66,7 +67,6 @@ def _pair_rows(where: str, index: int, record: dict[str, Any], mode: str, option
         yield Invalid(where, "malformed row", "a pair needs non-empty string fields prompt, chosen, rejected and subset")
         return
     pair_id = str(record["id"]) if record.get("id") is not None else str(index)
-    base = {"pair_id": pair_id, "subset": subset, "mode": mode}
     if mode == "pairwise":
         swap = position_swap(options.seed, pair_id)
         first, second = (rejected, chosen) if swap else (chosen, rejected)
@@ -74,7 +74,7 @@ def _pair_rows(where: str, index: int, record: dict[str, Any], mode: str, option
         yield make_row(
             row_id=f"rewardbench/pairwise/{pair_id}", codec=codec, task="rewardbench", split=subset,
             prompt=codec.prompt("rewardbench_pairwise", prompt=prompt, response_a=first, response_b=second),
-            answer=f"[[{better}]]", truth={**base, "swap": swap, "better": better},
+            answer=f"[[{better}]]", truth=PairTruth(pair_id, subset, mode, swap, better),
         )
         return
     low, high = RATING_RANGE
@@ -82,7 +82,7 @@ def _pair_rows(where: str, index: int, record: dict[str, Any], mode: str, option
         yield make_row(
             row_id=f"rewardbench/rating/{pair_id}/{which}", codec=codec, task="rewardbench", split=subset,
             prompt=codec.prompt("rewardbench_rating", prompt=prompt, response=response, low=low, high=high),
-            answer="", truth={**base, "swap": False, "better": None, "response": which},
+            answer="", truth=PairTruth(pair_id, subset, mode, False, None, which),
         )
 
 
@@ -115,7 +115,7 @@ def _score_row(where: str, index: int, record: dict[str, Any], options: ConvertO
         answer = codec.format_scores(scores)
     return make_row(
         row_id=f"rewardbench/scores/{row_id}", codec=codec, task="rewardbench", split=split,
-        prompt=prompt_text, answer=answer, truth={"mode": "scores", "scores": scores, "range": [low, high]},
+        prompt=prompt_text, answer=answer, truth=ScoresTruth(scores, (low, high)),
     )
 
 

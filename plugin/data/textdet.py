@@ -17,8 +17,10 @@ from typing import Any, Iterator
 
 from metricsft.templates import Codec, Polygon
 
-from .common import ConversionError, ConvertOptions, Invalid, find_image, image_info, image_meta, make_row, require_image_family
-from .textdet_formats import PARSERS, TextRegion, detect_layout
+from metricsft.templates.rows import TextDetTruth, TextRegion, image_meta
+
+from .common import ConversionError, ConvertOptions, Invalid, find_image, image_info, make_row, require_image_family
+from .textdet_formats import PARSERS, detect_layout
 
 ANNOTATION_SUFFIXES = (".txt", ".gt")
 
@@ -75,8 +77,7 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
         except ValueError as err:
             yield Invalid(str(path), "polygon not writable", str(err))
             continue
-        truth = {"polygons": [{"points": [list(p) for p in r.points], "text": r.text, "dont_care": r.dont_care} for r in regions]}
         yield make_row(
             row_id=f"textdet/{split}/{stem}", codec=codec, prompt=codec.prompt("textdet"), answer=answer,
-            task="textdet", split=split, images=[image_path], meta={**image_meta(info, codec), "layout": layout}, truth=truth,
+            task="textdet", split=split, images=[image_path], meta={**image_meta(info), "layout": layout}, truth=TextDetTruth(tuple(regions)),
         )

@@ -18,18 +18,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Callable
 
-DONT_CARE = "###"
-
-
-@dataclass(frozen=True)
-class TextRegion:
-    points: tuple[tuple[float, float], ...]
-    text: str
-    dont_care: bool
-
+from metricsft.templates.rows import DONT_CARE_TEXT, TextRegion
 
 Parsed = list[tuple[int, TextRegion | str]]  # (line number, region or error)
 
@@ -58,7 +49,7 @@ def parse_icdar2015(text: str) -> Parsed:
             out.append((number, "expected 8 numbers and a transcription: x1,y1,x2,y2,x3,y3,x4,y4,text"))
             continue
         transcription = parts[8]
-        out.append((number, TextRegion(_pairs(values), transcription, transcription == DONT_CARE)))
+        out.append((number, TextRegion(_pairs(values), transcription, transcription == DONT_CARE_TEXT)))
     return out
 
 
@@ -97,7 +88,7 @@ def parse_ctw1500(text: str) -> Parsed:
             if values is None or len(values) < 6 or len(values) % 2:
                 out.append((number, "expected x1,y1,...,xn,yn,####text with at least 3 points"))
                 continue
-            out.append((number, TextRegion(_pairs(values), transcription, transcription == DONT_CARE)))
+            out.append((number, TextRegion(_pairs(values), transcription, transcription == DONT_CARE_TEXT)))
             continue
         values = _floats(line.split(","))
         if values is None or len(values) != 32:
@@ -124,7 +115,7 @@ def parse_totaltext(text: str) -> Parsed:
             out.append((number, "expected x: [[...]], y: [[...]], ornt: [u'c'], transcriptions: [u'text'] with >= 3 points"))
             continue
         orientation, transcription = match.group(3), match.group(4)
-        dont_care = orientation == "#" or transcription in ("#", DONT_CARE)
+        dont_care = orientation == "#" or transcription in ("#", DONT_CARE_TEXT)
         out.append((number, TextRegion(tuple(zip(xs, ys)), transcription, dont_care)))
     return out
 
