@@ -65,6 +65,34 @@ def row_logsumexp(logits: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return out
 
 
+def metric_term_with_grads(
+    block: torch.Tensor, block_lse: torch.Tensor, ce_sum: torch.Tensor, valid: torch.Tensor, term_fn: TermFn
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The metric term on the K x G block and its gradients w.r.t. the block and the rows' lse.
+
+    Taken right away with autograd on small leaves, so term functions stay plain differentiable
+    PyTorch and the big backward only has to add ``block_grad`` and ``softmax * lse_grad``.
+    Returns ``(term, block_grad [K, G], lse_grad [K])``, all in ``block.dtype``; padded columns
+    get exactly zero gradient.
+    """
+    cdt = block.dtype
+    extra = torch.zeros((), dtype=cdt, device=block.device)
+    block_grad = lse_grad = None
+    if block.shape[0] > 0:
+        with torch.enable_grad():
+            block_leaf = block.detach().masked_fill(~valid, NEG).requires_grad_(True)
+            lse_leaf = block_lse.detach().requires_grad_(True)
+            term = term_fn(block_leaf, lse_leaf, ce_sum.detach())
+            if term.requires_grad:
+                block_grad, lse_grad = torch.autograd.grad(term, [block_leaf, lse_leaf], allow_unused=True)
+        extra = term.detach().to(cdt)
+    if block_grad is None:
+        block_grad = torch.zeros_like(block)
+    if lse_grad is None:
+        lse_grad = torch.zeros_like(block_lse)
+    return extra, block_grad.masked_fill(~valid, 0.0), lse_grad
+
+
 class _CrossEntropyWithMetricTerm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, labels, normaliser, rows, cols, valid, term_fn):  # noqa: D401
@@ -76,22 +104,8 @@ class _CrossEntropyWithMetricTerm(torch.autograd.Function):
         picked = logits.gather(1, safe[:, None]).squeeze(1).to(cdt)
         ce_sum = torch.where(supervised, lse - picked, torch.zeros_like(lse)).sum()
 
-        extra = torch.zeros((), dtype=cdt, device=logits.device)
-        block_grad = lse_grad = None
-        if rows.numel() > 0:
-            block = logits[rows[:, None], cols].to(cdt).masked_fill(~valid, NEG)
-            with torch.enable_grad():
-                block_leaf = block.detach().requires_grad_(True)
-                lse_leaf = lse[rows].detach().requires_grad_(True)
-                term = term_fn(block_leaf, lse_leaf, ce_sum.detach())
-                if term.requires_grad:
-                    block_grad, lse_grad = torch.autograd.grad(term, [block_leaf, lse_leaf], allow_unused=True)
-            extra = term.detach().to(cdt)
-        if block_grad is None:
-            block_grad = torch.zeros(rows.shape[0], cols.shape[1], dtype=cdt, device=logits.device)
-        if lse_grad is None:
-            lse_grad = torch.zeros(rows.shape[0], dtype=cdt, device=logits.device)
-        block_grad = block_grad.masked_fill(~valid, 0.0)
+        block = logits[rows[:, None], cols].to(cdt)
+        extra, block_grad, lse_grad = metric_term_with_grads(block, lse[rows], ce_sum, valid, term_fn)
         ctx.save_for_backward(logits, safe, supervised, lse, rows, cols, block_grad, lse_grad, normaliser)
         ce_out, extra_out = ce_sum / normaliser, extra / normaliser
         ctx.mark_non_differentiable(ce_out, extra_out)
