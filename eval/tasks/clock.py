@@ -14,7 +14,8 @@ class ClockTask(Task):
     max_new_tokens = 32
     rules = {
         "accuracy": "parsed time equals the truth on a 12-hour dial (hour 12 == hour 0); accepts H:MM, HH:MM, "
-        "H_MM, H-MM inside prose (last one wins); an unparseable answer is wrong",
+        "H_MM, H-MM inside prose, seconds (H:MM:SS) ignored; when several times appear the last valid one wins; an "
+        "unparseable answer is wrong",
         "mean_gap_minutes": "mean over parsed answers of min(d, 720 - d), d = |t_pred - t_true| in minutes",
         "parse_failure_rate": "share of rows with no readable time",
     }

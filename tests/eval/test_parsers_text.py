@@ -19,6 +19,12 @@ from metricsft.templates import FAMILIES, get_codec
         ("The clock shows 10:05.", (10, 5)),
         ("At first I thought 3:10, but the hour hand is before 3, so 2:50", (2, 50)),  # last one wins
         ("14:30", (14, 30)),  # kept as written; the metric folds it onto the 12-hour dial
+        ("10:10:30", (10, 10)),  # seconds are ignored
+        ("It reads 03:07:00.", (3, 7)),
+        ("2_55 or 2:55:59", (2, 55)),
+        ("The time is 4:20, not 25:70", (4, 20)),  # the last VALID time wins
+        ("4:20 then 9:99:99", (4, 20)),
+        ("3:15 vs 3:15:75", (3, 15)),  # 75 seconds make the second time invalid
     ],
 )
 def test_clock_forms(text, expected):
@@ -26,7 +32,8 @@ def test_clock_forms(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["It is five to three", "", "2024-05-01", "12:345", "7:61", "25:00", "around 3 o'clock"]
+    "text", ["It is five to three", "", "2024-05-01", "12:345", "7:61", "25:00", "around 3 o'clock", "10:10:3",
+             "1:02:03:04", "99:99 and 25:00"]
 )
 def test_clock_non_answers_give_reasons(text):
     parsed = parse_clock_time(text)
