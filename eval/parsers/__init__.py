@@ -19,13 +19,14 @@ from metricsft.eval.parsers.answers import (
 )
 from metricsft.eval.parsers.clock import parse_clock_time
 from metricsft.eval.parsers.geometry import parse_boxes, parse_polygons
-from metricsft.eval.parsers.judgements import parse_named_scores, parse_rating, parse_verdict
+from metricsft.eval.parsers.judgements import official_verdict, parse_named_scores, parse_rating, parse_verdict
 
 __all__ = [
     "final_rational",
     "flexible_extract",
     "normalize_answer",
     "numeric_equal",
+    "official_verdict",
     "parse_boxes",
     "parse_clock_time",
     "parse_named_scores",

@@ -15,11 +15,35 @@ _NAMED_SCORE = re.compile(rf"([A-Za-z][\w\- ]{{0,40}}?)\s*[:=]\s*\**\s*({NUMBER_
 _ANY_NUMBER = re.compile(rf"(?<![\w.]){NUMBER_RE}(?!\w|\.\d)")
 
 
+def official_verdict(text: str) -> Parsed[str]:
+    """RewardBench's own reading of a pairwise judgement (``process_judgement`` in
+    allenai/reward-bench ``rewardbench/generative.py``): ``"A"`` if the text contains ``[[A]]`` anywhere,
+    else ``"B"`` if it contains ``[[B]]``, else no verdict. The test order, not the position in the
+    text, decides: ``[[B]] ... [[A]]`` reads as A. ``[[C]]`` (MT-Bench's tie), which the official
+    code treats as an error, is returned as ``"tie"`` so that it is counted as a tie, not as a parse
+    failure; both score 0.5 there.
+
+    >>> official_verdict("[[B]] at first, but on reflection [[A]]").value
+    'A'
+    >>> official_verdict("Both are equally good. [[C]]").value
+    'tie'
+    >>> official_verdict("[[ A ]]").reason
+    'no [[A]] / [[B]] verdict in the answer'
+    """
+    for verdict in ("A", "B"):
+        if f"[[{verdict}]]" in text:
+            return Parsed.success(verdict)
+    if "[[C]]" in text:
+        return Parsed.success("tie")
+    return Parsed.failure("no [[A]] / [[B]] verdict in the answer")
+
+
 def parse_verdict(text: str) -> Parsed[str]:
     """``"A"``, ``"B"`` or ``"tie"`` (``[[C]]``, MT-Bench's tie verdict) from a pairwise judgement.
 
-    Exactly one distinct verdict must appear; a judgement naming both A and B is ambiguous and is a
-    parse failure (RewardBench's own script would take the first test, ``[[A]]``, which biases to A).
+    The strict reading (``--judge-rules strict``): exactly one distinct verdict must appear; a judgement
+    naming both A and B is ambiguous and is a parse failure (RewardBench's own script takes ``[[A]]``
+    whenever it appears, see ``official_verdict``, which favours A).
 
     >>> parse_verdict("Assistant B is more accurate. [[B]]").value
     'B'

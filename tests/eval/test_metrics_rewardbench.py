@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from metricsft.eval.metrics.rewardbench import pair_outcome, section_scores
+from metricsft.eval.metrics.rewardbench import TIE_SCORE, pair_outcome, section_scores, verdict_outcome
 
 
 OFFICIAL = {
@@ -65,3 +65,63 @@ def test_tie_is_wrong():
     assert pair_outcome(3.0, 3.0) == 0.0
     assert pair_outcome(3.1, 3.0) == 1.0
     assert pair_outcome(2.9, 3.0) == 0.0
+
+
+def test_tie_scores_half_under_the_official_generative_rules():
+    assert pair_outcome(3.0, 3.0, tie=TIE_SCORE["official"]) == 0.5
+    assert pair_outcome(3.0, 3.0, tie=TIE_SCORE["strict"]) == 0.0
+    assert [verdict_outcome(v, "A", tie=0.5) for v in ("A", "B", "tie", None)] == [1.0, 0.0, 0.5, 0.5]
+
+
+def _official_process_judgement(judgment: str) -> str:
+    """RewardBench's default branch of process_judgement (rewardbench/generative.py), written out."""
+    if "[[A]]" in judgment:
+        return "A"
+    elif "[[B]]" in judgment:
+        return "B"
+    else:
+        return "error"
+
+
+def _official_pair_score(winner: str, winner_text: str, loser_text: str) -> float:
+    """scripts/run_generative.py: 1 / 0 / 0.5 for "error" ('effectively a tie')."""
+    return 1 if winner == winner_text else 0 if winner == loser_text else 0.5
+
+
+JUDGEMENTS = ["[[A]]", "[[B]]", "[[C]]", "[[A]] ... [[B]]", "[[B]] then [[A]]", "no verdict", "[[ A ]]",
+              "[[B]][[C]]", "[[C]] [[A]]", "", "[[b]]", "Verdict: [[A]]\n"]
+
+
+def test_rewardbench_task_matches_the_official_generative_script_pair_by_pair():
+    from metricsft.eval.tasks import get_task
+
+    rows, expected = [], []
+    for index, judgement in enumerate(JUDGEMENTS):
+        for better in ("A", "B"):  # better = position of the chosen answer after the swap
+            rid = f"p{index}{better}"
+            truth = {"pair_id": rid, "subset": "hep-go", "mode": "pairwise", "swap": better == "B", "better": better}
+            rows.append({"id": rid, "predict": judgement, "meta": {"family": "llama", "truth": truth}})
+            loser = "B" if better == "A" else "A"
+            expected.append(_official_pair_score(_official_process_judgement(judgement), better, loser))
+    report = get_task("rewardbench").score(rows, {}, "llama")
+    assert [r["score"] for r in report.per_row] == expected
+    assert report.metrics["accuracy"] == pytest.approx(sum(expected) / len(expected))
+
+
+def test_rewardbench_official_ratings_score_equal_ratings_half():
+    from metricsft.eval.tasks import get_task
+
+    def row(rid, pair, which, text):
+        truth = {"pair_id": pair, "subset": "hep-go", "mode": "rating", "swap": False, "better": "A", "response": which}
+        return {"id": rid, "predict": text, "meta": {"family": "llama", "truth": truth}}
+
+    rows = [row("a1", "p1", "chosen", "8"), row("a2", "p1", "rejected", "5"),
+            row("b1", "p2", "chosen", "6"), row("b2", "p2", "rejected", "6"),
+            row("c1", "p3", "chosen", "2"), row("c2", "p3", "rejected", "9"),
+            row("d1", "p4", "chosen", "7"), row("d2", "p4", "rejected", "no rating")]
+    task = get_task("rewardbench")
+    official = task.score(rows, {}, "llama")
+    assert [r["score"] for r in official.per_row if "score" in r] == [1.0, 0.5, 0.0, 0.5]
+    assert official.metrics["tie_rate"] == 0.25
+    task.judge_rules = "strict"
+    assert [r["score"] for r in task.score(rows, {}, "llama").per_row if "score" in r] == [1.0, 0.0, 0.0, 0.5]

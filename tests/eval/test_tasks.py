@@ -117,7 +117,9 @@ def test_rewardbench_pairwise_undoes_swap_and_weights_sections():
     rows = [_pair("p0", "alpacaeval-easy", "A"), _pair("p1", "alpacaeval-easy", "B", swap=True),
             _pair("p2", "hep-go", "B", swap=True), _pair("p3", "math-prm", "A"), _pair("p4", "donotanswer", "A")]
     predictions = {"p0": "A is better. [[A]]", "p1": "hmm", "p2": "[[B]]", "p3": "[[C]]", "p4": "[[B]]"}
-    report = get_task("rewardbench").score(rows, predictions, "llama")
+    task = get_task("rewardbench")
+    task.judge_rules = "strict"  # tie = wrong; the official rules (tie = 0.5) are tested in test_metrics_rewardbench.py
+    report = task.score(rows, predictions, "llama")
     m = report.metrics
     assert m["subset/alpacaeval-easy"] == pytest.approx((1 + 0.5) / 2)  # unparseable scores 0.5
     assert m["subset/hep-go"] == 1.0 and m["subset/math-prm"] == 0.0  # a tie is wrong
@@ -138,7 +140,9 @@ def test_rewardbench_ratings_compare_chosen_with_rejected():
             rating_row("b1", "p2", "chosen"), rating_row("b2", "p2", "rejected"),
             rating_row("c1", "p3", "chosen"), rating_row("c2", "p3", "rejected")]
     predictions = {"a1": "Rating: [[8]]", "a2": "5", "b1": "6", "b2": "6", "c1": "7", "c2": "no rating"}
-    report = get_task("rewardbench").score(rows, predictions, "llama")
+    task = get_task("rewardbench")
+    task.judge_rules = "strict"  # equal ratings = wrong (official: 0.5, see test_metrics_rewardbench.py)
+    report = task.score(rows, predictions, "llama")
     assert report.metrics["subset/mt-bench-easy"] == pytest.approx((1 + 0 + 0.5) / 3)
     assert report.counts["pairs"] == 3
     assert {r["pred_label"] for r in report.per_row if "pred_label" in r} == {"chosen wins", "tie", "no answer"}

@@ -85,5 +85,7 @@ def test_rewardbench_rating_rows_from_the_converter(tmp_path):
     assert len(rows) == 28
     ratings = {row["id"]: ("8" if row["meta"]["truth"]["response"] == "chosen" else "3") for row in rows}
     assert task.score(rows, ratings, "llama").metrics["accuracy"] == 1.0
-    flat = {row["id"]: "Rating: 5" for row in rows}  # all ties: every pair wrong
+    flat = {row["id"]: "Rating: 5" for row in rows}  # all ties: 0.5 each (RewardBench's rule), 0 under strict
+    assert task.score(rows, flat, "llama").metrics["accuracy"] == 0.5
+    task.judge_rules = "strict"
     assert task.score(rows, flat, "llama").metrics["accuracy"] == 0.0
