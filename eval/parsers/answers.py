@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from metricsft.eval.parsers.bounded import overlong_number
 from metricsft.templates.base import Parsed
 
 GSM8K_STRICT_ANCHOR = "#### "
@@ -79,11 +80,11 @@ def to_fraction(text: str) -> Fraction | None:
 
     >>> to_fraction("-3/4")
     Fraction(-3, 4)
-    >>> to_fraction("1.2.3") is None
-    True
+    >>> to_fraction("1.2.3") is None, to_fraction("9" * 5000) is None
+    (True, True)
     """
     text = normalize_answer(text).replace(" ", "")
-    if not _PLAIN_NUMBER.fullmatch(text):
+    if not _PLAIN_NUMBER.fullmatch(text) or overlong_number(text):  # int() refuses > 4,300 digits
         return None
     numerator, _, denominator = text.partition("/")
     if denominator and int(denominator) == 0:
@@ -116,5 +117,6 @@ def final_rational(text: str) -> Parsed[Fraction]:
         return Parsed(value=None, reason="no number in the answer")
     value = to_fraction(matches[-1])
     if value is None:
-        return Parsed(value=None, reason=f"not a number: {matches[-1][:40]!r}")
+        why = overlong_number(matches[-1]) or "not a number"
+        return Parsed(value=None, reason=f"{why}: {matches[-1][:40]!r}")
     return Parsed(value=value, reason=None)

@@ -49,11 +49,23 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-def too_complex(text: str) -> str | None:
-    """Why ``text`` must not be converted (an over-long number, too deep nesting), else None."""
+def overlong_number(text: str) -> str | None:
+    """Why ``text`` holds a number too long to convert, else None.
+
+    >>> overlong_number("12 and 3.5") is None
+    True
+    """
     long_run = _LONG_DIGIT_RUN.search(text)
     if long_run is not None:
         return f"a number with {len(long_run.group(0))} digits (parsers read at most {MAX_DIGITS})"
+    return None
+
+
+def too_complex(text: str) -> str | None:
+    """Why ``text`` must not be converted (an over-long number, too deep nesting), else None."""
+    long_number = overlong_number(text)
+    if long_number is not None:
+        return long_number
     depth = nesting_depth(text)
     if depth > MAX_NESTING:
         return f"brackets nested {depth} deep (parsers read at most {MAX_NESTING} levels)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from metricsft.eval.parsers.bounded import overlong_number
 from metricsft.templates.base import NUMBER_RE, Codec, Parsed
 
 _VERDICT = re.compile(r"\[\[\s*([ABC])\s*\]\]")
@@ -69,6 +70,9 @@ def parse_named_scores(text: str, codec: Codec | None = None) -> Parsed[dict[str
     >>> parse_named_scores("I'd give it [[7]].").value
     {'score': 7.0}
     """
+    too_long = overlong_number(text)
+    if too_long:  # float() would read it as inf
+        return Parsed.failure(too_long)
     if codec is not None:
         strict = codec.parse_scores(text)
         if strict.ok:
@@ -96,6 +100,9 @@ def parse_rating(text: str, codec: Codec | None = None) -> Parsed[float]:
     >>> parse_rating("between 3 and 4").reason
     'ambiguous: several numbers (3, 4) and no [[N]] or "Rating: N"'
     """
+    too_long = overlong_number(text)
+    if too_long:  # float() would read it as inf
+        return Parsed.failure(too_long)
     if codec is not None:
         strict = codec.parse_scores(text)
         if strict.ok and strict.value and len(strict.value) == 1:

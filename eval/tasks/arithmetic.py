@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metricsft.eval.parsers.answers import final_rational, to_fraction
+from metricsft.eval.parsers.bounded import guarded
 from metricsft.eval.report import Report
 from metricsft.eval.tasks.base import NO_PREDICTION, Task, count_reasons, row_id
 from metricsft.templates import Codec
@@ -33,7 +34,7 @@ class ArithmeticTask(Task):
                 per_row.append({"id": rid, "gold": gold_text, "predicted": None, "ok": False, "strict_ok": False})
                 continue
             lenient = final_rational(text)
-            strict = codec.parse_answer(text.strip())
+            strict = guarded(codec.parse_answer, text.strip())
             strict_value = to_fraction(strict.value) if strict.ok and strict.value is not None else None
             reasons.append(lenient.reason)
             per_row.append({

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metricsft.eval.parsers.answers import flexible_extract, numeric_equal, strict_match
+from metricsft.eval.parsers.bounded import guarded
 from metricsft.eval.report import Report
 from metricsft.eval.tasks.base import NO_PREDICTION, Task, count_reasons, row_id
 from metricsft.templates import Codec
@@ -14,7 +15,7 @@ def gold_answer(row: dict, codec: Codec, rid: str) -> str:
     if truth is not None:
         return str(truth["answer"]).replace(",", "")
     label = Task.label(row, rid)
-    for parsed in (strict_match(label), codec.parse_answer(label.strip().replace(",", ""))):
+    for parsed in (strict_match(label), guarded(codec.parse_answer, label.strip().replace(",", ""))):
         if parsed.ok:
             return str(parsed.value)
     raise ValueError(f"row {rid!r}: reference {label[:60]!r} has no '#### N' and is not a bare number")

@@ -115,3 +115,15 @@ def test_final_rational_for_arithmetic():
     assert final_rational("The answer is 12.").value == 12
     assert final_rational("= 1,000").value == 1000
     assert not final_rational("I cannot tell").ok
+
+
+def test_numbers_beyond_the_digit_cap_are_reasons_not_exceptions():
+    from metricsft.eval.parsers import parse_named_scores, parse_rating
+
+    huge = "9" * 5000  # over Python's 4,300-digit int() limit
+    assert to_fraction(huge) is None and to_fraction(f"1/{huge}") is None
+    assert not numeric_equal(huge, huge)  # not a readable number, so never "equal"
+    assert final_rational(f"so it is {huge}").reason.startswith("a number with 5000 digits")
+    assert strict_match(f"#### {huge}").value == huge  # the harness's string rules need no conversion
+    for parse in (parse_rating, parse_named_scores):
+        assert parse(f"Rating: {huge}").reason == "a number with 5000 digits (parsers read at most 64)"
