@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
 from ..spans import IGNORE_INDEX
 from ..vocab import MetricVocab
-from .fused import cross_entropy_with_metric_term
+from .fused import TermFn, cross_entropy_with_metric_term
 from .registry import LossSpec, get_loss
 from .targets import MetricTargets, gather_metric_targets
 
@@ -69,6 +69,34 @@ def metric_token_loss(
             f"logits must be [batch, length, vocab] matching labels [batch, length]; got {tuple(logits.shape)} "
             f"and {tuple(labels.shape)} (if the model kept only the last logits, compute the loss on all positions)"
         )
+
+    def fused(flat_labels: torch.Tensor, normaliser: torch.Tensor, targets: MetricTargets, term_fn: TermFn):
+        return cross_entropy_with_metric_term(logits.reshape(-1, logits.shape[-1]), flat_labels, normaliser, targets, term_fn)
+
+    return metric_loss_over_labels(
+        fused, labels, vocab, spec, parsed, num_items_in_batch=num_items_in_batch, position_ids=position_ids, shift=shift
+    )
+
+
+def metric_loss_over_labels(
+    fused_loss: Callable[[torch.Tensor, torch.Tensor, MetricTargets, TermFn], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    labels: torch.Tensor,
+    vocab: MetricVocab,
+    loss: str | LossSpec = "ntil",
+    args: Mapping[str, Any] | Any | None = None,
+    *,
+    num_items_in_batch: int | torch.Tensor | None = None,
+    position_ids: torch.Tensor | None = None,
+    shift: bool = True,
+) -> LossOutput:
+    """Everything of :func:`metric_token_loss` but the logits: shift, metric targets, term, components.
+
+    ``fused_loss(flat_labels, normaliser, targets, term_fn) -> (loss, ce, term)`` computes CE and
+    the term from wherever the logits come from: full logits (``cross_entropy_with_metric_term``)
+    or hidden states and the head weight (``fused_head.head_cross_entropy_with_metric_term``).
+    """
+    spec = loss if isinstance(loss, LossSpec) else get_loss(loss)
+    parsed = spec.parse_args(args)
     if shift:
         labels, position_ids = shift_for_next_token(labels, position_ids)
     targets = gather_metric_targets(labels, vocab, position_ids)
@@ -83,12 +111,10 @@ def metric_token_loss(
 
     flat_labels = labels.reshape(-1)
     normaliser = _normaliser(flat_labels, num_items_in_batch)
-    total, ce, extra = cross_entropy_with_metric_term(
-        logits.reshape(-1, logits.shape[-1]), flat_labels, normaliser, targets, term_fn
-    )
+    total, ce, extra = fused_loss(flat_labels, normaliser, targets, term_fn)
     out = {"ce": ce, "metric_term": extra}
     out.update({name: value / normaliser for name, value in components.items()})
-    out["metric_tokens"] = torch.tensor(float(targets.count), device=logits.device)
+    out["metric_tokens"] = torch.tensor(float(targets.count), device=labels.device)
     out["numbers"] = targets.spans.number_exists.sum().to(torch.float32)
     return LossOutput(total, out)
 
