@@ -18,8 +18,10 @@ from typing import Any
 
 import torch
 
+from .head_bypass import HiddenStateHead
 from .losses import get_loss
 from .losses.functional import metric_token_loss
+from .losses.fused_head import metric_token_loss_from_hidden
 from .vocab import CodebookMetric, MetricVocab, build_metric_vocab
 
 # Keys of metric_loss_args that describe the vocabulary rather than the loss.
@@ -39,9 +41,32 @@ def _load_codebook(path: str | Path, distance: str, tau: float | str) -> Codeboo
     return CodebookMetric(list(payload["token_ids"]), payload["embeddings"], distance, tau)
 
 
+# Key of metric_loss_args that chooses how the trainer computes the head (see parse_fused_head).
+FUSED_HEAD_KEY = "fused_head"
+
+
+def parse_fused_head(value: Any) -> str | bool:
+    """``auto`` (default: the fused head where the model supports it), ``true`` (required) or ``false``.
+
+    >>> parse_fused_head("false"), parse_fused_head(None)
+    (False, 'auto')
+    """
+    if value is None:
+        return "auto"
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("auto", "true", "false"):
+        return {"auto": "auto", "true": True, "false": False}[value.strip().lower()]
+    raise ValueError(f"metric_loss_args.{FUSED_HEAD_KEY} must be auto, true or false; got {value!r}")
+
+
 def split_metric_args(args: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Separate vocabulary keys (``metrics``, ``value_map``, ``codebook_*``) from loss arguments."""
+    """Separate vocabulary keys (``metrics``, ``value_map``, ``codebook_*``) from loss arguments.
+
+    ``fused_head`` is neither: it tells the trainer how to run the head, and is dropped here.
+    """
     args = dict(args or {})
+    args.pop(FUSED_HEAD_KEY, None)
     vocab_args = {key: args.pop(key) for key in VOCAB_KEYS if key in args}
     return vocab_args, args
 
@@ -72,6 +97,7 @@ class MetricLoss:
     ) -> None:
         self.loss_name = loss
         self.spec = get_loss(loss)
+        self.fused_head = parse_fused_head((args or {}).get(FUSED_HEAD_KEY))
         vocab_args, loss_args = split_metric_args(args)
         unknown = sorted(set(loss_args) - set(self.spec.arg_names()))
         if unknown:
@@ -89,8 +115,12 @@ class MetricLoss:
         outputs: Any,
         labels: torch.Tensor,
         num_items_in_batch: int | torch.Tensor | None = None,
+        *,
+        head: HiddenStateHead | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
+        """The loss; with ``head`` (bypassed during the forward that produced ``outputs``), the
+        model returned hidden states and the loss runs the head itself at supervised rows only."""
         logits = outputs.get("logits") if isinstance(outputs, Mapping) else getattr(outputs, "logits", None)
         if logits is None:
             raise ValueError(
@@ -105,10 +135,16 @@ class MetricLoss:
                 raise ValueError("pass position_ids already shifted together with shift_labels, or neither")
         else:
             shift = True
-        out = metric_token_loss(
-            logits, labels.to(logits.device), self.vocab, self.spec, self.args,
-            num_items_in_batch=num_items_in_batch, position_ids=position_ids, shift=shift,
-        )
+        if head is not None and head.active:
+            out = metric_token_loss_from_hidden(
+                head.hidden_states_of(outputs), head.weight, labels.to(logits.device), self.vocab, self.spec, self.args,
+                head_bias=head.bias, num_items_in_batch=num_items_in_batch, position_ids=position_ids, shift=shift,
+            )
+        else:
+            out = metric_token_loss(
+                logits, labels.to(logits.device), self.vocab, self.spec, self.args,
+                num_items_in_batch=num_items_in_batch, position_ids=position_ids, shift=shift,
+            )
         self.last_components = out.components
         return out.loss
 
@@ -119,6 +155,7 @@ class MetricLoss:
         return {
             "loss": self.loss_name,
             "args": asdict(self.args),
+            FUSED_HEAD_KEY: self.fused_head,
             "vocab_args": {k: (str(v) if isinstance(v, Path) else v) for k, v in self.vocab_args.items()},
             "vocabulary": self.vocab.summary(),
         }

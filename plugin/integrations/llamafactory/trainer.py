@@ -21,13 +21,16 @@ import os
 from typing import Any, Iterator
 
 import torch
+from llamafactory.extras.logging import get_logger
 from llamafactory.train.sft.trainer import CustomSeq2SeqTrainer
 
 from metricsft.integrations.llamafactory.component_logging import ComponentWindow, MetricLogCallback
 from metricsft.integrations.llamafactory.guards import check_parsed_args
 from metricsft.integrations.llamafactory.settings import MetricLossSettings
+from metricsft.head_bypass import resolve_fused_head
 
 CONFIG_FILENAME = "metricsft_config.json"
+logger = get_logger(__name__)
 
 
 def _version(package: str) -> str | None:
@@ -66,6 +69,11 @@ class MetricSeq2SeqTrainer(CustomSeq2SeqTrainer):
         self.metric_settings = metric_settings
         self.metric_loss = MetricLoss(self.processing_class, metric_settings.loss, dict(metric_settings.args))
         self.compute_loss_func = self._metric_compute_loss
+        # The fused head (on by default where the model supports it): the training forward returns
+        # hidden states and the loss runs lm_head at supervised positions only.
+        self._fused_head, self._fused_head_note = resolve_fused_head(self.model, self.metric_loss.fused_head)
+        if self._fused_head is None and self.metric_loss.fused_head == "auto":
+            logger.warning_rank0(f"metricsft: fused head not used, {self._fused_head_note}")
         self._metric_window = ComponentWindow()
         self._metric_position_ids: torch.Tensor | None = None
         self._write_metricsft_config()
@@ -75,14 +83,20 @@ class MetricSeq2SeqTrainer(CustomSeq2SeqTrainer):
         # HF's compute_loss hands compute_loss_func only (outputs, labels, num_items_in_batch);
         # keep this batch's position ids at hand so packed sequences are split correctly.
         self._metric_position_ids = inputs.get("position_ids")
+        # Evaluation asks for the outputs (return_outputs=True) and must see real logits.
+        return_outputs = kwargs.get("return_outputs", args[0] if args else False)
+        bypass = self._fused_head is not None and model.training and not return_outputs
         try:
-            return super().compute_loss(model, inputs, *args, **kwargs)
+            with self._fused_head.bypassed() if bypass else contextlib.nullcontext():
+                return super().compute_loss(model, inputs, *args, **kwargs)
         finally:
             self._metric_position_ids = None
 
     def _metric_compute_loss(self, outputs, labels, num_items_in_batch=None):
         position_ids = text_position_ids(self._metric_position_ids)
-        loss = self.metric_loss(outputs, labels, num_items_in_batch=num_items_in_batch, position_ids=position_ids)
+        loss = self.metric_loss(
+            outputs, labels, num_items_in_batch=num_items_in_batch, position_ids=position_ids, head=self._fused_head
+        )
         if self.model.training:
             # HF multiplies the returned loss by the process count when token counts are summed
             # across devices (Trainer.compute_loss); give the components the same scale as `loss`.
@@ -124,6 +138,7 @@ class MetricSeq2SeqTrainer(CustomSeq2SeqTrainer):
             "metric_loss": self.metric_settings.loss,
             "metric_loss_args": self.metric_settings.args,
             "resolved": self.metric_loss.describe(),
+            "fused_head": self._fused_head_note,
             "versions": {
                 name: _version(name)
                 for name in ("metricsft", "llamafactory", "transformers", "torch", "peft", "trl", "deepspeed")
