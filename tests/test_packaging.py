@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 SUBPACKAGES = [
     "metricsft", "metricsft.losses", "metricsft.integrations", "metricsft.integrations.llamafactory",
-    "metricsft.data", "metricsft.eval", "metricsft.eval.backends", "metricsft.eval.metrics",
+    "metricsft.data", "metricsft.eval", "metricsft.eval.backends", "metricsft.eval.decoding", "metricsft.eval.metrics",
     "metricsft.eval.parsers", "metricsft.eval.tasks", "metricsft.templates", "metricsft.data_configs",
 ]  # fmt: skip
 
