@@ -22,7 +22,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Generic, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Generic, Mapping, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from .coordinates import CoordinateSpace
 
 T = TypeVar("T")
 
@@ -217,6 +220,14 @@ class Codec(ABC):
     #: whether the written numbers depend on the processor's resize bounds (min/max pixels), which
     #: rows then record next to the image size (Qwen2.5-VL's smart_resize)
     uses_resize_bounds: bool = False
+    #: original pixels <-> written numbers (every family sets one)
+    space: "CoordinateSpace"
+    #: whether each point is written y first (PaliGemma's ``<locY><locX>``)
+    yx_order: bool = False
+    #: one object (box or polygon) of this family's syntax inside free text; lenient parsers
+    #: (``metricsft.eval.parsers.geometry``) hand each such span back to the codec. The pattern must
+    #: be linear-time on any input (bounded labels, no nested unbounded repeats).
+    object_span: "re.Pattern[str] | None" = None
 
     def image_info(self, width: int, height: int, min_pixels: int | None = None, max_pixels: int | None = None) -> ImageInfo:
         """The ``ImageInfo`` this family needs for an image: the resize bounds only where they matter.
@@ -228,6 +239,31 @@ class Codec(ABC):
         if self.uses_resize_bounds:
             return ImageInfo(width, height, min_pixels, max_pixels)
         return ImageInfo(width, height)
+
+    def encode_point(self, x: float, y: float, image: ImageInfo) -> tuple[float, float]:
+        """Original pixels -> the two numbers as written, in the family's order.
+
+        >>> from metricsft.templates import get_codec
+        >>> get_codec("paligemma").encode_point(10, 20, ImageInfo(1023, 1023))
+        (20, 10)
+        """
+        a, b = self.space.encode(x, y, image)
+        return (b, a) if self.yx_order else (a, b)
+
+    def decode_point(self, first: float, second: float, image: ImageInfo) -> tuple[float, float] | str:
+        """Two numbers as written -> original pixels, or the reason they are out of range.
+
+        >>> from metricsft.templates import get_codec
+        >>> get_codec("paligemma").decode_point(20, 10, ImageInfo(1023, 1023))
+        (10.0, 20.0)
+        """
+        a, b = (second, first) if self.yx_order else (first, second)
+        reason = self.space.check(a, b, image)
+        return reason if reason else self.space.decode(a, b, image)
+
+    def object_pattern(self, kind: str) -> "re.Pattern[str] | None":
+        """The pattern of one ``kind`` ("box" or "polygon") object inside prose (``object_span``)."""
+        return self.object_span
 
     def clean_label(self, label: str | None) -> str | None:
         """``label`` without the characters this family cannot write (None if nothing is left).

@@ -14,49 +14,49 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Sequence
+from typing import Any
 
-from .base import Box, Codec, ImageInfo, Parsed, Polygon, check_box_in_image, check_label, check_polygon_in_image
+from .base import ImageInfo
 from .coordinates import ResizedPixels
+from .object_lists import Kind, ObjectListCodec, WrittenObject
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?\s*```\s*$", re.S)
+#: Qwen2.5-VL's image processor defaults; rows record the bounds used, and inference must use the same
+DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS = 3136, 12845056
+#: the JSON key of one object's coordinates
+KEYS: dict[str, str] = {"box": "bbox_2d", "polygon": "polygon"}
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class Qwen25VLCodec(Codec):
+class Qwen25VLCodec(ObjectListCodec):
     family = "qwen2_5_vl"
     # LLaMA-Factory serves Qwen2.5-VL with the same chat template as Qwen2-VL.
     llamafactory_template = "qwen2_vl"
     space = ResizedPixels()
     uses_resize_bounds = True
+    # inside prose every object is one flat JSON object: {"bbox_2d": [...], "label": "..."}
+    object_span = re.compile(r"\{[^{}]{0,4000}\}")
 
     def resized_size(self, image: ImageInfo) -> tuple[int, int]:
         """(width, height) of the image Qwen2.5-VL actually sees."""
         return self.space.resized(image)
 
-    def _dump(self, objects: list[dict[str, Any]]) -> str:
-        return "```json\n" + json.dumps(objects, ensure_ascii=False) + "\n```"
+    def write_objects(self, kind: Kind, objects: list[WrittenObject]) -> str:
+        entries = []
+        for label, numbers in objects:
+            ints = [int(v) for v in numbers]
+            coords: list[Any] = ints if kind == "box" else [ints[i : i + 2] for i in range(0, len(ints), 2)]
+            entry: dict[str, Any] = {KEYS[kind]: coords}
+            if label is not None:
+                entry["label"] = label
+            entries.append(entry)
+        return "```json\n" + json.dumps(entries, ensure_ascii=False) + "\n```"
 
-    def _point(self, x: float, y: float, image: ImageInfo) -> list[int]:
-        return [int(v) for v in self.space.encode(x, y, image)]
-
-    def format_boxes(self, boxes: Sequence[Box], image: ImageInfo) -> str:
-        if not boxes:
-            raise ValueError("no boxes to write")
-        objects = []
-        for box in boxes:
-            check_box_in_image(box, image)
-            check_label(box.label, "", self.family)
-            entry: dict[str, Any] = {"bbox_2d": self._point(box.x1, box.y1, image) + self._point(box.x2, box.y2, image)}
-            if box.label is not None:
-                entry["label"] = box.label
-            objects.append(entry)
-        return self._dump(objects)
-
-    def _load(self, text: str, key: str) -> list[dict[str, Any]] | str:
+    def read_objects(self, kind: Kind, text: str) -> list[WrittenObject] | str:
+        key = KEYS[kind]
         fenced = _FENCE.match(text)
         body = fenced.group(1) if fenced else text
         try:
@@ -67,63 +67,23 @@ class Qwen25VLCodec(Codec):
             data = [data]
         if not isinstance(data, list) or not data:
             return f"expected a non-empty JSON list of objects with {key!r}, got {body[:60]!r}"
+        objects: list[WrittenObject] = []
         for entry in data:
             if not isinstance(entry, dict) or key not in entry:
                 return f"every object needs a {key!r} key, got {json.dumps(entry)[:60]}"
             label = entry.get("label")
             if label is not None and not isinstance(label, str):
                 return f"'label' must be a string, got {label!r}"
-        return data
-
-    def _decode(self, a: Any, b: Any, image: ImageInfo) -> tuple[float, float] | str:
-        if not (_is_number(a) and _is_number(b)):
-            return f"coordinates must be numbers, got {[a, b]!r}"
-        reason = self.space.check(a, b, image)
-        return reason if reason else self.space.decode(a, b, image)
-
-    def parse_boxes(self, text: str, image: ImageInfo) -> Parsed[list[Box]]:
-        data = self._load(text, "bbox_2d")
-        if isinstance(data, str):
-            return Parsed.failure(data)
-        boxes = []
-        for entry in data:
-            coords = entry["bbox_2d"]
-            if not isinstance(coords, list) or len(coords) != 4:
-                return Parsed.failure(f"'bbox_2d' must be [x1, y1, x2, y2], got {coords!r}")
-            p1, p2 = self._decode(coords[0], coords[1], image), self._decode(coords[2], coords[3], image)
-            for p in (p1, p2):
-                if isinstance(p, str):
-                    return Parsed.failure(p)
-            boxes.append(Box(p1[0], p1[1], p2[0], p2[1], label=entry.get("label")))  # type: ignore[index]
-        return Parsed.success(boxes)
-
-    def format_polygons(self, polygons: Sequence[Polygon], image: ImageInfo) -> str:
-        if not polygons:
-            raise ValueError("no polygons to write")
-        objects = []
-        for polygon in polygons:
-            check_polygon_in_image(polygon, image)
-            check_label(polygon.label, "", self.family)
-            entry: dict[str, Any] = {"polygon": [self._point(x, y, image) for x, y in polygon.points]}
-            if polygon.label is not None:
-                entry["label"] = polygon.label
-            objects.append(entry)
-        return self._dump(objects)
-
-    def parse_polygons(self, text: str, image: ImageInfo) -> Parsed[list[Polygon]]:
-        data = self._load(text, "polygon")
-        if isinstance(data, str):
-            return Parsed.failure(data)
-        polygons = []
-        for entry in data:
-            raw = entry["polygon"]
-            if not isinstance(raw, list) or len(raw) < 3 or not all(isinstance(p, list) and len(p) == 2 for p in raw):
-                return Parsed.failure(f"'polygon' must be a list of at least 3 [x, y] points, got {str(raw)[:60]}")
-            points = []
-            for a, b in raw:
-                p = self._decode(a, b, image)
-                if isinstance(p, str):
-                    return Parsed.failure(p)
-                points.append(p)
-            polygons.append(Polygon(tuple(points), label=entry.get("label")))
-        return Parsed.success(polygons)
+            raw = entry[key]
+            if kind == "box":
+                if not isinstance(raw, list) or len(raw) != 4:
+                    return f"'bbox_2d' must be [x1, y1, x2, y2], got {raw!r}"
+                numbers = raw
+            else:
+                if not isinstance(raw, list) or len(raw) < 3 or not all(isinstance(p, list) and len(p) == 2 for p in raw):
+                    return f"'polygon' must be a list of at least 3 [x, y] points, got {str(raw)[:60]}"
+                numbers = [v for point in raw for v in point]
+            if not all(_is_number(v) for v in numbers):
+                return f"coordinates must be numbers, got {numbers!r}"
+            objects.append((label, [float(v) for v in numbers]))
+        return objects

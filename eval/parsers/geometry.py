@@ -42,24 +42,6 @@ _POINT = rf"[\(\[]{_N},{_N}[\)\]]"
 _POINT_RUN = re.compile(rf"{_POINT}(?:\s*,?\s*{_POINT}){{2,}}")
 _FLAT_LIST = re.compile(rf"\[{_N}(?:,{_N}){{5,}}\]")
 
-# One object of each family's syntax, found inside prose. Every pattern is linear-time on any input
-# (bounded label lengths, no nested unbounded repeats): a runaway generation such as "1, 1, 1, ..."
-# must not make scoring quadratic.
-_LABEL = r"(?:[^\[\]:\n]{1,80}?\s*:\s*)?"
-_QWEN2_REF = r"(?:<\|object_ref_start\|>[^<]{0,200}<\|object_ref_end\|>\s*)?"
-_BRACKET_LIST = re.compile(rf"{_LABEL}\[{_N}(?:,{_N})*\]")
-# Qwen2.5-VL objects are flat: {"bbox_2d": [...], "label": "..."} or {"polygon": [[x, y], ...]}
-_FLAT_JSON_OBJECT = re.compile(r"\{[^{}]{0,4000}\}")
-_OBJECT_SPANS: dict[str, dict[str, re.Pattern[str]]] = {  # family -> {"boxes"|"polygons": one object}
-    "qwen2_vl": {
-        "boxes": re.compile(rf"{_QWEN2_REF}<\|box_start\|>.*?<\|box_end\|>", re.S),
-        "polygons": re.compile(rf"{_QWEN2_REF}<\|quad_start\|>.*?<\|quad_end\|>", re.S),
-    },
-    "qwen2_5_vl": {"boxes": _FLAT_JSON_OBJECT, "polygons": _FLAT_JSON_OBJECT},
-    "paligemma": dict.fromkeys(("boxes", "polygons"), re.compile(r"(?:<loc\d{4}>)+(?:[ \t]*[^;<>\n]*[^;<>\s])?")),
-    "llava": dict.fromkeys(("boxes", "polygons"), _BRACKET_LIST),
-    "llama": dict.fromkeys(("boxes", "polygons"), _BRACKET_LIST),
-}
 _MAX_TEXT = 50_000  # generations longer than this are cut: a runaway answer must not stall scoring
 
 
@@ -75,18 +57,16 @@ class ParsedRegions(Parsed[list[R]]):
     rejected: tuple[str, ...] = ()
 
 
-def _object_spans(text: str, family: str, kind: str) -> Iterator[str]:
-    pattern = _OBJECT_SPANS.get(family, {}).get(kind)
+def _object_spans(text: str, codec: Codec, kind: str) -> Iterator[str]:
+    # the codec owns its syntax: one object of it inside prose
+    pattern = codec.object_pattern("box" if kind == "boxes" else "polygon")
     if pattern is not None:
         for match in pattern.finditer(text):
             yield match.group(0).strip()
 
 
 def _decode_point(codec: Codec, a: float, b: float, image: ImageInfo) -> tuple[float, float] | str:
-    if codec.family == "paligemma":
-        a, b = b, a  # PaliGemma writes y before x
-    reason = codec.space.check(a, b, image)  # type: ignore[attr-defined]
-    return reason if reason else codec.space.decode(a, b, image)  # type: ignore[attr-defined]
+    return codec.decode_point(a, b, image)  # in the family's order (PaliGemma: y first) and space
 
 
 def _flipped(box: Box) -> str | None:
@@ -161,7 +141,7 @@ def _parse_regions(
     if whole.ok and whole.value:
         kept, rejected = _collect(iter(whole.value), check)
     else:
-        kept, rejected = _collect(_codec_objects(parse, _object_spans(text, codec.family, kind)), check)
+        kept, rejected = _collect(_codec_objects(parse, _object_spans(text, codec, kind)), check)
         if not kept and not rejected:  # nothing in the family's syntax: bare numbers
             kept, rejected = _collect(bare(text), check)
     if kept:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metricsft.templates import Codec, ImageInfo
+from metricsft.templates import Codec, ImageInfo, image_families
+from metricsft.templates.qwen2_5_vl import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 from metricsft.templates.rows import Truth
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -54,8 +55,8 @@ class ConvertOptions:
     images: str | None = None
     layout: str = "auto"
     mode: str = "auto"
-    min_pixels: int | None = 3136
-    max_pixels: int | None = 12845056
+    min_pixels: int | None = DEFAULT_MIN_PIXELS
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
     keep_calculator: bool = False
 
 
@@ -63,7 +64,7 @@ def require_image_family(codec: Codec, task: str) -> None:
     if not codec.has_images:
         raise ConversionError(
             f"family {codec.family!r} is text-only but task {task!r} needs images; "
-            "use one of qwen2_vl, qwen2_5_vl, llava, paligemma"
+            f"use one of {', '.join(image_families())}"
         )
 
 

@@ -37,9 +37,17 @@ def test_root_names_still_resolve() -> None:
 
 
 def _relative_imports(path: Path) -> set[str]:
-    """Sibling modules ``path`` imports anywhere (top level or inside functions)."""
+    """Sibling modules ``path`` imports at run time (top level or inside functions; not for type checkers)."""
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner) for node in ast.walk(tree)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             if node.module:
                 found.add(node.module.split(".")[0])
