@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 
 import pytest
+import torch
 
 from metricsft.integrations.llamafactory.guards import (
     SKIP_VERSION_CHECK_ENV,
@@ -12,9 +13,13 @@ from metricsft.integrations.llamafactory.guards import (
     check_environment,
     check_llamafactory_version,
 )
+from metricsft.integrations.llamafactory.component_logging import ComponentWindow
+from metricsft.integrations.llamafactory.notices import MetricTokenWatch, unused_vocabulary_warning
+from metricsft.integrations.llamafactory.preflight import precision_problem
 from metricsft.integrations.llamafactory.settings import (
     MetricLossSettings,
     MetricSettingsError,
+    ignored_metric_args,
     split_metric_settings,
     validate_settings,
 )
@@ -132,3 +137,84 @@ def test_environment_refusals(name, words):
 
 def test_disabled_environment_flags_are_fine():
     check_environment({"USE_V1": "0", "USE_RAY": "false", "USE_MCA": ""})
+
+
+# --- silent no-ops and precision, judged from the config alone ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "ignored"),
+    [
+        ({"metric_loss": None, "metric_loss_args": {"lam": 0.5}}, {"lam": 0.5}),
+        ({"metric_loss": "", "metric_loss_args": "{alpha: 0.2}"}, {"alpha": 0.2}),
+        (["--metric_loss", "", "--metric_loss_args", '{"lam": 1}'], {"lam": 1}),
+        ({"metric_loss": None}, {}),
+        ({"metric_loss": "ntil", "metric_loss_args": {"lam": 0.5}}, {}),
+        ({"stage": "sft"}, {}),
+    ],
+)
+def test_ignored_metric_args_are_the_arguments_of_a_null_loss(config, ignored):
+    assert ignored_metric_args(config) == ignored
+
+
+def test_unused_vocabulary_warning_only_for_ce_with_vocabulary_keys():
+    assert unused_vocabulary_warning("ntil", {"metrics": ["loc"]}, "a.yaml") is None
+    assert unused_vocabulary_warning("ce", {}, "a.yaml") is None
+    message = unused_vocabulary_warning("ce", {"metrics": ["digits", "loc"]}, "a.yaml")
+    assert message.startswith("metric_loss ce (a.yaml) is plain cross-entropy: metric_loss_args {metrics: [digits, loc]}")
+
+
+# (config, bf16-capable device, any accelerator) -> the start of the refusal, or None
+PRECISION_CASES = [
+    ({"bf16": True}, False, False, "`bf16: true` (c.yaml): this machine has no GPU with bf16 support"),
+    (["--bf16"], False, False, "`bf16: true` (c.yaml)"),
+    (["--bf16", "true", "--model_name_or_path", "m"], False, True, "`bf16: true` (c.yaml)"),  # e.g. a pre-Ampere GPU
+    ({"bf16": "true", "use_cpu": True}, False, False, None),  # transformers trains bf16 on the CPU when asked
+    ({"bf16": True}, True, True, None),
+    ({"pure_bf16": True, "use_cpu": True}, False, False, "`pure_bf16: true` (c.yaml)"),
+    ({"fp16": True}, False, False, "`fp16: true` (c.yaml): this machine has no GPU"),
+    (["--fp16=True", "--use_cpu", "true"], True, True, "`fp16: true` (c.yaml): `use_cpu: true` trains on the CPU"),
+    ({"fp16": True}, False, True, None),
+    ({"bf16": False, "fp16": False}, False, False, None),
+]
+
+
+@pytest.mark.parametrize(("config", "bf16_ok", "accelerator", "expected"), PRECISION_CASES)
+def test_precision_problems(config, bf16_ok, accelerator, expected):
+    problem = precision_problem(config, "c.yaml", bf16_supported=bf16_ok, has_accelerator=accelerator)
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem.startswith(expected) and "Set " in problem and "\n" not in problem
+
+
+def test_metric_token_watch_warns_once_after_the_step_limit():
+    watch = MetricTokenWatch(steps=3)
+    assert watch.observe(step=1, metric_tokens=0.0) is None
+    assert watch.observe(step=2, metric_tokens=0.0) is None
+    message = watch.observe(step=3, metric_tokens=0.0)
+    assert message.startswith("no metric token in the labels of the first 3 optimizer steps")
+    assert watch.observe(step=4, metric_tokens=0.0) is None  # once
+
+
+def test_metric_token_watch_is_quiet_once_a_metric_token_was_seen():
+    watch = MetricTokenWatch(steps=2)
+    assert watch.observe(step=1, metric_tokens=3.0) is None
+    assert watch.observe(step=5, metric_tokens=0.0) is None
+
+
+def test_component_window_feeds_the_watch_the_window_total(capsys):
+    """Two logging windows of 2 steps each; the watch sees counts summed over each window."""
+    window = ComponentWindow(watch=MetricTokenWatch(steps=4))
+    for step in range(4):
+        window.add({"ce": torch.tensor(1.0), "metric_tokens": torch.tensor(0.0)}, step=step)
+        if step % 2 == 1:
+            window.pop_means(step=step + 1)
+    assert "metricsft train: warning: no metric token in the labels of the first 4 optimizer steps" in capsys.readouterr().err
+
+    seen = ComponentWindow(watch=MetricTokenWatch(steps=2))
+    seen.add({"metric_tokens": torch.tensor(2.0)}, step=0)
+    seen.add({"metric_tokens": torch.tensor(0.0)}, step=1)
+    assert seen.pop_means(step=2) == {"metricsft/metric_tokens": 1.0}
+    assert seen.watch.seen == 2.0
+    assert capsys.readouterr().err == ""

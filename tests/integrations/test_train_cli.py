@@ -11,6 +11,7 @@ import math
 import sys
 
 import pytest
+import torch
 import yaml
 
 from tests.integrations.conftest import (
@@ -219,3 +220,133 @@ def test_plain_llamafactory_keys_still_rejected_without_metric_loss(text_config)
     config, _ = text_config("typo")
     with pytest.raises(ValueError, match="not used by the HfArgumentParser|unknown"):
         run_metricsft_train([str(config), "lerning_rate=0.1"])
+
+
+# --- checks before any data or model loading, the start-up line and the no-op warnings ---------
+# These configs name a dataset that does not exist: had LLaMA-Factory loaded data before our check,
+# its own "Undefined dataset" error would come out instead of ours.
+MISSING_DATASET = "no_such_dataset"
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def stderr_until_data_loading(argv: list[str], capsys) -> str:
+    """Run until LLaMA-Factory looks for the missing dataset; return what was said on stderr before."""
+    with pytest.raises(ValueError, match=f"Undefined dataset {MISSING_DATASET}"):
+        run_metricsft_train(argv)
+    return capsys.readouterr().err
+
+
+def startup_line_of(stderr: str) -> str:
+    return next(line for line in stderr.splitlines() if line.startswith("metricsft train: metric_loss "))
+
+
+def test_loc_metric_on_a_tokenizer_without_loc_tokens_is_refused_before_loading(text_config, capsys, demo_model_dir):
+    config, out = text_config("no_loc", dataset=MISSING_DATASET)
+    assert run_metricsft_train([str(config), "metric_loss=ntil", "metric_loss_args.metrics=[digits,loc]"]) == 2
+    error = _last_line(capsys.readouterr().err)
+    assert error.startswith(f"metricsft train: error: metric_loss_args ({config}) do not fit the tokenizer of {demo_model_dir}:")
+    assert "<loc0000>..<loc1023>" in error and "remove 'loc' from metric_loss_args.metrics" in error
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["metric_loss_args.value_map={'seven': 7}"], "value_map"),
+        (["metric_loss_args.metrics=[digitz]"], "unknown metric(s) ['digitz'] in metric_loss_args.metrics"),
+    ],
+)
+def test_vocabulary_arguments_are_checked_against_the_tokenizer_before_loading(text_config, capsys, extra, message):
+    config, _ = text_config("bad_vocab", dataset=MISSING_DATASET)
+    assert run_metricsft_train([str(config), "metric_loss=dist2", *extra]) == 2
+    error = _last_line(capsys.readouterr().err)
+    assert error.startswith(f"metricsft train: error: metric_loss_args ({config})") and message in error
+
+
+def test_startup_line_names_loss_arguments_and_vocabulary(text_config, capsys, demo_model_dir):
+    from transformers import AutoTokenizer
+
+    config, _ = text_config("startup", dataset=MISSING_DATASET)
+    # The line comes before data loading.
+    line = startup_line_of(stderr_until_data_loading([str(config), "metric_loss=dist2", "metric_loss_args.alpha=0.5"], capsys))
+    vocab = AutoTokenizer.from_pretrained(demo_model_dir).get_vocab()
+    digits = sorted(token for token in vocab if token.isascii() and token.isdigit())
+    assert digits == [str(d) for d in range(10)]  # the demo tokenizer: one token per digit, no prefixed forms
+    assert line == (
+        "metricsft train: metric_loss dist2 (alpha=0.5, tau=1.0, distance=squared, normalize=full, target=distance, "
+        f"sigma=0.0, max_place_exponent=64); metric vocabulary: 10 of {len(vocab)} tokens in 1 group(s) (digits/w1 10)"
+    )
+
+
+@pytest.mark.slow  # loads the 256k-token Gemma tokenizer twice (tokenizer and processor)
+def test_startup_line_counts_paligemma_loc_bins(tmp_path, capsys, tiny_model_path):
+    config = write_yaml(
+        tmp_path / "paligemma.yaml",
+        {"model_name_or_path": str(tiny_model_path("tiny_paligemma")), "dataset": MISSING_DATASET,
+         "dataset_dir": str(EXAMPLES_DIR), "template": "paligemma", "output_dir": str(tmp_path / "out"), **FAST_TRAIN},  # fmt: skip
+    )
+    line = startup_line_of(stderr_until_data_loading([str(config), "metric_loss=dist2", "metric_loss_args.metrics=[loc]"], capsys))
+    assert line.endswith("tokens in 1 group(s) (loc 1024)") and "metric vocabulary: 1,024 of " in line
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["bf16=true"], "`bf16: true` ({config}): this machine has no GPU with bf16 support. Set bf16: false"),
+        (["fp16=true"], "`fp16: true` ({config}): this machine has no GPU, where fp16 mixed precision does not exist."),
+    ],
+)
+def test_half_precision_on_a_cpu_only_machine_is_refused_in_one_line(text_config, capsys, extra, message):
+    config, out = text_config("precision", dataset=MISSING_DATASET)
+    assert run_metricsft_train([str(config), "metric_loss=ntil", *extra]) == 2
+    err = capsys.readouterr().err
+    assert _last_line(err).startswith("metricsft train: error: " + message.format(config=config))
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_null_metric_loss_with_arguments_warns_that_they_are_ignored(text_config, capsys):
+    config, _ = text_config("null_args", dataset=MISSING_DATASET, metric_loss="ntil", metric_loss_args={"lam": 0.5})
+    err = stderr_until_data_loading([str(config), "metric_loss=null"], capsys)  # plain LLaMA-Factory ran
+    assert (
+        f"metricsft train: warning: metric_loss is null ({config}), so metric_loss_args {{lam: 0.5}} are ignored and "
+        "this run trains plain LLaMA-Factory cross-entropy" in err
+    )
+    assert "metricsft train: metric_loss " not in err  # no start-up line: nothing was installed
+
+
+def test_ce_with_vocabulary_keys_warns_that_ce_does_not_use_them(text_config, capsys):
+    config, _ = text_config("ce_vocab", dataset=MISSING_DATASET)
+    err = stderr_until_data_loading([str(config), "metric_loss=ce", "metric_loss_args.metrics=[digits]"], capsys)
+    assert (
+        f"metricsft train: warning: metric_loss ce ({config}) is plain cross-entropy: metric_loss_args "
+        "{metrics: [digits]} select a metric vocabulary that ce never uses" in err
+    )
+
+
+@pytest.mark.slow
+def test_dataset_without_numbers_warns_at_start(demo_model_dir, tmp_path, capsys):
+    rows = [
+        {"messages": [{"role": "user", "content": f"Say a colour, please ({word})."}, {"role": "assistant", "content": word}]}
+        for word in ("red", "green", "blue", "yellow")
+    ]
+    (tmp_path / "words.json").write_text(json.dumps(rows), encoding="utf-8")
+    info = {"words": {"file_name": "words.json", "formatting": "sharegpt", "columns": {"messages": "messages"},
+                      "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}}  # fmt: skip
+    (tmp_path / "dataset_info.json").write_text(json.dumps(info), encoding="utf-8")
+    config = write_yaml(
+        tmp_path / "words.yaml",
+        {"model_name_or_path": str(demo_model_dir), "dataset": "words", "dataset_dir": str(tmp_path), "template": "llama3",
+         "output_dir": str(tmp_path / "out"), **FAST_TRAIN, "max_steps": 1},  # fmt: skip
+    )
+    assert run_metricsft_train([str(config), "metric_loss=ntil"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "metricsft train: warning: no metric token in the labels of the first 4 training rows (metric vocabulary: "
+        "digits/w1): metric_loss ntil adds nothing there, the run is plain cross-entropy." in err
+    )
+    assert [row["metricsft/metric_tokens"] for row in read_trainer_log(tmp_path / "out")] == [0.0]

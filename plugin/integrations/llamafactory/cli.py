@@ -1,23 +1,31 @@
 """`metricsft train CONFIG.yaml [key=value ...]`: LLaMA-Factory SFT with a metric loss.
 
-    metricsft train examples/train_lora/qwen2_5vl_lora_sft.yaml metric_loss=ntil
+    metricsft train data_configs/examples/qwen2_vl_lora_sft.yaml metric_loss=ntil
     metricsft train my_sft.yaml metric_loss=dist2 metric_loss_args.alpha=0.2
+    metricsft train my_sft.yaml metric_loss=null        # the same YAML, plain LLaMA-Factory CE
 
-The config is read exactly as `llamafactory-cli train` reads it (LLaMA-Factory's own `read_args`:
-a YAML/JSON file plus OmegaConf `key=value` overrides, or a `--key value` list). Without
+CONFIG is any LLaMA-Factory SFT YAML (e.g. one written from LLaMA-Factory 0.9.5's
+examples/train_lora/qwen3vl_lora_sft.yaml) plus `metric_loss` and optional `metric_loss_args`.
+It is read exactly as `llamafactory-cli train` reads it (LLaMA-Factory's own `read_args`: a
+YAML/JSON file plus OmegaConf `key=value` overrides, or a `--key value` list). Without
 `metric_loss` the command *is* `llamafactory-cli train` (`metric_loss=null` switches a YAML's metric
 loss off: plain LLaMA-Factory training of the same config). With it, `metric_loss` /
-`metric_loss_args` are taken out, checked, the loss is installed through the trainer seam and
-LLaMA-Factory's `run_exp` runs. With several GPUs (or FORCE_TORCHRUN=1) the command re-launches
-itself under torchrun, like LLaMA-Factory does, so every rank installs the loss.
+`metric_loss_args` are taken out and checked, the precision, the refused options and the metric
+vocabulary (against the model's tokenizer) are checked before any data or model is loaded, one
+start-up line says what was installed, and LLaMA-Factory's `run_exp` runs with the loss installed
+through the trainer seam. With several GPUs (or FORCE_TORCHRUN=1) the command re-launches itself
+under torchrun, like LLaMA-Factory does, so every rank installs the loss. Exit code 2 and a
+one-line error for a config it refuses.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
+import textwrap
 from typing import Any, Sequence
 
 from metricsft.integrations.llamafactory.guards import (
@@ -25,9 +33,18 @@ from metricsft.integrations.llamafactory.guards import (
     check_environment,
     check_llamafactory_version,
 )
+from metricsft.integrations.llamafactory.notices import (
+    ignored_args_warning,
+    say,
+    unused_vocabulary_warning,
+    warn,
+    yaml_scalar,
+)
+from metricsft.integrations.llamafactory.preflight import check_precision, checked_metric_loss, startup_line
 from metricsft.integrations.llamafactory.settings import (
     MetricLossSettings,
     MetricSettingsError,
+    ignored_metric_args,
     split_metric_settings,
     validate_settings,
 )
@@ -116,16 +133,59 @@ def launch_torchrun(argv: Sequence[str]) -> int:
 def prepare(argv: Sequence[str]) -> tuple[MetricLossSettings | None, dict[str, Any] | list[str], bool]:
     """Read the config and take our keys out; raise a clear error on anything we refuse.
 
-    Returns (settings or None, the config for LLaMA-Factory, whether the config had metricsft keys).
+    Everything here runs before LLaMA-Factory loads data or a model. Returns (settings or None,
+    the config for LLaMA-Factory, whether the config had metricsft keys).
     """
     config = read_config(argv)
     where = argv[0] if argv else "command line"
     settings, rest = split_metric_settings(config, where=where)
+    if rest == config:
+        return None, rest, False  # no metricsft key: `llamafactory-cli train`, untouched
+    ignored = ignored_metric_args(config, where)
+    if ignored:
+        warn(ignored_args_warning(ignored, where))
     if settings is not None:
         check_llamafactory_version()
         check_environment()
         validate_settings(settings)
-    return settings, rest, rest != config
+    check_precision(rest, where)
+    if settings is not None:
+        from metricsft.metric_loss import split_metric_args
+
+        metric_loss = checked_metric_loss(settings, rest, where)
+        say(startup_line(metric_loss))
+        unused = unused_vocabulary_warning(settings.loss, split_metric_args(settings.args)[0], where)
+        if unused is not None:
+            warn(unused)
+    return settings, rest, True
+
+
+def _default(field: dataclasses.Field) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return "(required)"
+
+
+def metric_loss_args_help() -> str:
+    """The accepted `metric_loss_args` per loss with their defaults, read from the loss registry."""
+    from metricsft.losses import LOSS_NAMES, get_loss
+    from metricsft.metric_loss import VOCAB_KEYS
+
+    lines = ["metric_loss and its metric_loss_args (defaults shown):"]
+    for name in LOSS_NAMES:
+        spec = get_loss(name)
+        lines.append(f"  {name:<8} {spec.summary}")
+        args = " ".join(f"{f.name}={yaml_scalar(_default(f))}" for f in dataclasses.fields(spec.args_type))
+        lines += textwrap.wrap(args or "(no arguments)", width=100, initial_indent=" " * 11, subsequent_indent=" " * 11)
+    lines.append("  vocabulary keys, every loss (default metrics: [digits]):")
+    lines.append(" " * 11 + " ".join(VOCAB_KEYS))
+    return "\n".join(lines)
+
+
+def _usage() -> str:
+    return "usage: metricsft train CONFIG.yaml [key=value ...]   (metricsft train --help for more)"
 
 
 def train_main(argv: Sequence[str]) -> int:
@@ -135,8 +195,11 @@ def train_main(argv: Sequence[str]) -> int:
     0
     """
     argv = list(argv)
-    if not argv or argv[0] in {"-h", "--help"}:
-        print(__doc__.strip())
+    if not argv:
+        print(f"{_usage()}\nmetricsft train: error: CONFIG.yaml is missing", file=sys.stderr)
+        return 2
+    if argv[0] in {"-h", "--help"}:
+        print(f"{_usage()}\n\n{__doc__.strip()}\n\n{metric_loss_args_help()}")
         return 0
     try:
         settings, config, had_metric_keys = prepare(argv)

@@ -25,6 +25,8 @@ from typing import Any, Callable, Mapping
 import torch
 from llamafactory.train.callbacks import LogCallback
 
+from metricsft.integrations.llamafactory.notices import MetricTokenWatch, warn
+
 LOG_PREFIX = "metricsft/"
 
 
@@ -36,9 +38,11 @@ COUNT_COMPONENTS = frozenset({"metric_tokens", "numbers"})
 class ComponentWindow:
     """Running sums of the loss components since the last training log."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: MetricTokenWatch | None = None) -> None:
         self._sums: dict[str, torch.Tensor] = {}
         self._first_step: int | None = None
+        # Warns (once) when the logged windows have shown no metric token for many steps.
+        self.watch = watch
 
     def add(self, components: Mapping[str, torch.Tensor], step: int, loss_scale: float = 1.0, processes: int = 1) -> None:
         """Add one micro-batch's components; `step` is the optimizer step it contributes to (0-based).
@@ -82,6 +86,11 @@ class ComponentWindow:
         values = (stacked / steps).tolist()  # the single host sync per logging step
         self._sums.clear()
         self._first_step = None
+        if self.watch is not None and "metric_tokens" in names:
+            # The count summed over the window (the mean per step times the steps it covers).
+            message = self.watch.observe(step, values[names.index("metric_tokens")] * steps)
+            if message is not None:
+                warn(message)
         return {LOG_PREFIX + n: v for n, v in zip(names, values)}
 
 

@@ -120,6 +120,21 @@ def split_metric_settings(
     return _build(found.get(LOSS_KEY), found.get(ARGS_KEY), where, LOSS_KEY in found), rest_list
 
 
+def ignored_metric_args(config: Mapping[str, Any] | list[str], where: str = "config") -> dict[str, Any]:
+    """The `metric_loss_args` that an explicit `metric_loss: null` switches off (empty if none).
+
+    `split_metric_settings` accepts that combination on purpose (`metric_loss=null` on the
+    command line turns a YAML's metric loss off); this tells the caller what it will ignore.
+
+    >>> ignored_metric_args({"metric_loss": None, "metric_loss_args": {"lam": 0.5}})
+    {'lam': 0.5}
+    """
+    found = config if isinstance(config, Mapping) else _split_argv(list(config))[0]
+    if LOSS_KEY not in found or _build(found[LOSS_KEY], None, where, True) is not None:
+        return {}
+    return _parse_args_value(found.get(ARGS_KEY), where)
+
+
 def validate_settings(settings: MetricLossSettings) -> None:
     """Check the loss name and its arguments before any model is loaded.
 

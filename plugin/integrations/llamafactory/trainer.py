@@ -26,6 +26,7 @@ from llamafactory.train.sft.trainer import CustomSeq2SeqTrainer
 
 from metricsft.integrations.llamafactory.component_logging import ComponentWindow, MetricLogCallback
 from metricsft.integrations.llamafactory.guards import check_parsed_args
+from metricsft.integrations.llamafactory.notices import metric_token_watch
 from metricsft.integrations.llamafactory.settings import MetricLossSettings
 from metricsft.head_bypass import resolve_fused_head
 
@@ -74,7 +75,7 @@ class MetricSeq2SeqTrainer(CustomSeq2SeqTrainer):
         self._fused_head, self._fused_head_note = resolve_fused_head(self.model, self.metric_loss.fused_head)
         if self._fused_head is None and self.metric_loss.fused_head == "auto":
             logger.warning_rank0(f"metricsft: fused head not used, {self._fused_head_note}")
-        self._metric_window = ComponentWindow()
+        self._metric_window = ComponentWindow(metric_token_watch(metric_settings.loss, self.train_dataset, self.metric_loss.vocab))
         self._metric_position_ids: torch.Tensor | None = None
         self._write_metricsft_config()
 
