@@ -9,11 +9,16 @@ its own environment, e.g. next to vLLM) and `metricsft train` does not import th
     metricsft eval TASK --model PATH --backend hf|vllm|openai --data FILE --format FAMILY --out DIR
     metricsft data convert TASK --src RAW --format FAMILY --out DIR
     metricsft demo [--loss ntil] [--workdir DIR]
+    metricsft --version
+
+Conventions: `--help` prints to stdout and exits 0; a missing or bad argument prints the usage
+or a one-line error to stderr and exits 2.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -29,8 +34,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: metricsft COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: metricsft [--version] COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<6} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "`metricsft COMMAND --help` describes one command."]
     return "\n".join(lines)
 
 
@@ -39,20 +45,48 @@ def _resolve(target: str) -> Callable[[Sequence[str]], int]:
     return getattr(importlib.import_module(module_name), func_name)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `metricsft` console script.
-
-    >>> main(["--help"])  # doctest: +SKIP
-    """
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help", "help"}:
+def _dispatch(args: list[str]) -> int:
+    if not args:
+        # A bare `metricsft` did nothing the user asked for: usage on stderr and the usage exit code.
+        print(_usage(), file=sys.stderr)
+        return 2
+    if args[0] in {"-h", "--help", "help"}:
         print(_usage())
+        return 0
+    if args[0] in {"-V", "--version"}:
+        from metricsft import __version__
+
+        print(f"metricsft {__version__}")
         return 0
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
         print(f"metricsft: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     return int(_resolve(COMMANDS[command][0])(rest) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `metricsft` console script; returns the process exit code.
+
+    >>> main(["--version"])  # doctest: +SKIP
+    metricsft 0.1.0
+    0
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        try:
+            return _dispatch(args)
+        finally:
+            # Also after a sub-command's argparse `--help` (SystemExit): a closed pipe must surface
+            # here, not as "Exception ignored ... BrokenPipeError" at interpreter exit.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # `metricsft -h | head -1`: the reader has gone, which is what it asked for. Point stdout at
+        # /dev/null so the final flush at exit cannot fail again, and exit like a process killed by
+        # SIGPIPE (128 + 13), as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
