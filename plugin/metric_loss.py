@@ -22,10 +22,11 @@ from .head_bypass import HiddenStateHead
 from .losses import get_loss
 from .losses.functional import metric_token_loss
 from .losses.fused_head import metric_token_loss_from_hidden
+from .scope import resolve_scope
 from .vocab import CodebookMetric, MetricVocab, build_metric_vocab
 
 # Keys of metric_loss_args that describe the vocabulary rather than the loss.
-VOCAB_KEYS = ("metrics", "value_map", "codebook_file", "codebook_distance", "codebook_tau")
+VOCAB_KEYS = ("metrics", "value_map", "codebook_file", "codebook_distance", "codebook_tau", "score_range", "scope")
 
 
 def _load_codebook(path: str | Path, distance: str, tau: float | str) -> CodebookMetric:
@@ -80,7 +81,10 @@ def build_vocab_from_args(tokenizer: Any, vocab_args: Mapping[str, Any]) -> Metr
     metrics = vocab_args.get("metrics", ("digits",))
     if isinstance(metrics, str):
         metrics = [metrics]
-    return build_metric_vocab(tokenizer, metrics=metrics, value_map=vocab_args.get("value_map"), codebook=codebook)
+    return build_metric_vocab(
+        tokenizer, metrics=metrics, value_map=vocab_args.get("value_map"), codebook=codebook,
+        score_range=vocab_args.get("score_range"), scope=resolve_scope(tokenizer, vocab_args.get("scope")),
+    )
 
 
 class MetricLoss:
@@ -88,7 +92,9 @@ class MetricLoss:
 
     ``args`` holds the loss arguments (see ``metricsft.losses.get_loss(name).arg_names()``) and
     optionally the vocabulary keys ``metrics`` (``["digits"]``, ``["digits", "loc"]``, ...),
-    ``value_map`` (dict or JSON file), ``codebook_file`` / ``codebook_distance`` / ``codebook_tau``.
+    ``value_map`` (dict or JSON file), ``codebook_file`` / ``codebook_distance`` / ``codebook_tau``,
+    ``score_range`` (``[0, 20]``: those whole-number tokens as one ordered group) and ``scope``
+    (``all`` | ``last`` | ``{after: TEXT}`` | ``{inside: [OPEN, CLOSE]}``: which numbers get the term).
     Unknown names raise a ValueError that lists the valid ones.
     """
 

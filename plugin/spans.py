@@ -23,10 +23,12 @@ tensor([-1,  0,  0,  0,  0, -1])
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from .vocab import MetricVocab
+if TYPE_CHECKING:  # annotations only: vocab imports scope, which imports IGNORE_INDEX from here
+    from .vocab import MetricVocab
 
 IGNORE_INDEX = -100
 
@@ -45,6 +47,7 @@ class NumberSpans:
     width: torch.Tensor  # [N] int64, digits in the token (0 outside numbers)
     digits_right: torch.Tensor  # [N] int64, digits of the number right of this token's leading digit
     number_top: torch.Tensor  # [N] int64 per number: place of its leading digit
+    number_low: torch.Tensor  # [N] int64 per number: place of its last digit (-3 for 3.015)
     number_digits: torch.Tensor  # [N] int64 per number: digit count
     number_sign: torch.Tensor  # [N] float64 per number: -1 or +1
     number_scaled: torch.Tensor  # [N] float64 per number: |value| / 10**number_top (in [0, 10))
@@ -175,6 +178,7 @@ def number_spans(labels: torch.Tensor, vocab: MetricVocab, position_ids: torch.T
         width=width,
         digits_right=digits_right,
         number_top=number_top,
+        number_low=number_min,
         number_digits=number_digits,
         number_sign=number_sign,
         number_scaled=number_scaled,

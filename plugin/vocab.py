@@ -32,6 +32,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
+from .scope import MetricScope
+
 # Space markers that tokenizers glue onto a word: SentencePiece, byte-level BPE, plain.
 SPACE_PREFIXES: tuple[str, ...] = ("▁", "Ġ", " ")
 _LOC_TOKEN = re.compile(r"^<loc(\d{4})>$")
@@ -100,6 +102,7 @@ class MetricVocab:
     dot_ids: list[int] = field(default_factory=list)
     minus_ids: list[int] = field(default_factory=list)
     prefixed_ids: list[int] = field(default_factory=list)
+    scope: MetricScope = field(default_factory=MetricScope)  # which numbers the metric term sees
     _cache: dict[str, _DeviceTables] = field(default_factory=dict, repr=False)
 
     @property
@@ -166,6 +169,7 @@ class MetricVocab:
                 for g in self.groups
             ],
             "metric_tokens": sum(len(g) for g in self.groups),
+            "scope": self.scope.spec,
         }
 
 
@@ -275,6 +279,35 @@ def _value_map_group(vocab: Mapping[str, int], value_map: Mapping[str, float]) -
     )
 
 
+def _score_range_group(vocab: Mapping[str, int], score_range: Sequence[int]) -> MetricGroup:
+    """One ordered group of the plain tokens that spell each whole number lo..hi (e.g. scores 0-20).
+
+    Llama-3 writes 0-999 as single tokens grouped by width, so without this "9" and "10" never
+    compete. Tokenizers that split numbers into digits cannot hold such a group: refused, since
+    their place-value digits already order the scores.
+    """
+    if (
+        not isinstance(score_range, Sequence) or isinstance(score_range, str) or len(score_range) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in score_range) or score_range[0] >= score_range[1]
+    ):
+        raise ValueError(f"metric_loss_args.score_range must be [low, high] with integers low < high; got {score_range!r}")
+    low, high = score_range
+    missing = [v for v in range(low, high + 1) if str(v) not in vocab]
+    if missing:
+        raise ValueError(
+            f"metric_loss_args.score_range {list(score_range)}: the tokenizer has no single token for {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''}; it writes those scores digit by digit, and its digit groups already "
+            "order them by place value: drop score_range for this tokenizer"
+        )
+    values = list(range(low, high + 1))
+    return MetricGroup(
+        name=f"scores/{low}-{high}",
+        token_ids=[vocab[str(v)] for v in values],
+        values=[float(v) for v in values],
+        unit=max((high - low) / 9.0, 1.0),
+    )
+
+
 def embedding_distances(embeddings: torch.Tensor, targets: torch.Tensor, distance: str) -> torch.Tensor:
     """Distances between every codebook embedding and the embeddings at ``targets`` -> [len(targets), K]."""
     emb = embeddings.to(torch.float64 if embeddings.dtype == torch.float64 else torch.float32)
@@ -342,12 +375,16 @@ def build_metric_vocab(
     metrics: Iterable[str] = ("digits",),
     value_map: Mapping[str, float] | str | Path | None = None,
     codebook: CodebookMetric | None = None,
+    score_range: Sequence[int] | None = None,
+    scope: MetricScope | None = None,
 ) -> MetricVocab:
     """Scan a Hugging Face tokenizer (never modified) and build the metric groups.
 
     ``metrics`` picks the built-in kinds: ``"digits"`` (single and multi-digit number tokens, with
     their space-prefixed forms) and ``"loc"`` (PaliGemma location bins). ``value_map`` adds a user
-    token -> value group and ``codebook`` an embedding-distance group.
+    token -> value group and ``codebook`` an embedding-distance group. ``score_range=[0, 20]`` makes
+    the single tokens "0".."20" one ordered standalone group (they leave the digit groups), and
+    ``scope`` (see :mod:`metricsft.scope`) narrows the metric term to some numbers.
 
     >>> vocab = build_metric_vocab(tokenizer, metrics=["digits", "loc"])     # doctest: +SKIP
     """
@@ -362,6 +399,11 @@ def build_metric_vocab(
         digit_groups = _digit_groups(vocab)
         _check_digits_known(tokenizer, digit_groups)
         groups += digit_groups
+    if score_range is not None:
+        scores = _score_range_group(vocab, score_range)
+        taken = set(scores.token_ids)
+        groups = [_without(group, taken) for group in groups]
+        groups = [group for group in groups if len(group)] + [scores]
     if "loc" in metrics:
         groups.append(_loc_group(vocab))
     if value_map is not None:
@@ -379,4 +421,18 @@ def build_metric_vocab(
     dot_ids = [idx for tok, idx in vocab.items() if tok == "."]
     minus_ids = [idx for tok, idx in vocab.items() if _split_prefix(tok)[1] == "-"]
     prefixed_ids = [idx for tok, idx in vocab.items() if _split_prefix(tok)[0]]
-    return MetricVocab(groups=groups, vocab_size=vocab_size, dot_ids=dot_ids, minus_ids=minus_ids, prefixed_ids=prefixed_ids)
+    return MetricVocab(
+        groups=groups, vocab_size=vocab_size, dot_ids=dot_ids, minus_ids=minus_ids, prefixed_ids=prefixed_ids,
+        scope=scope if scope is not None else MetricScope(),
+    )
+
+
+def _without(group: MetricGroup, token_ids: set[int]) -> MetricGroup:
+    """``group`` minus ``token_ids`` (the score tokens leave their digit groups)."""
+    keep = [i for i, idx in enumerate(group.token_ids) if idx not in token_ids]
+    if len(keep) == len(group.token_ids):
+        return group
+    return MetricGroup(
+        name=group.name, token_ids=[group.token_ids[i] for i in keep], values=[group.values[i] for i in keep],
+        positional=group.positional, width=group.width, unit=group.unit,
+    )

@@ -8,6 +8,13 @@ probability mass onto the metric group; it reuses CE's log-sum-exp, so it costs 
 vocabulary-wide work); ``normalize="metric"`` renormalises p_theta over the group.
 d is the squared (default) or absolute value difference; codebook groups use their embedding
 distance and their entropy-matched temperature.
+
+``target`` swaps the soft target for the paper's controls, so a gain can be attributed to the
+*distance* rather than to extra weight on number tokens:
+
+* ``onehot`` with ``normalize: metric``: CE over the metric group only (the paper's "vocab
+  baseline"); with ``normalize: full`` it is plain CE counted (1 + alpha) times on metric tokens;
+* ``uniform``: uniform label smoothing over the metric group (no notion of distance).
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .registry import TermResult, check_positive, register_loss
+from .registry import TermResult, check_choice, check_positive, register_loss
 from .targets import NEG, MetricTargets
 
 DISTANCES = {"squared": 2.0, "absolute": 1.0}
 NORMALIZATIONS = ("full", "metric")
+TARGETS = ("distance", "onehot", "uniform")
 
 
 @dataclass
@@ -29,6 +37,7 @@ class Dist2Args:
     tau: float = 1.0  # soft-target temperature
     distance: str = "squared"  # "squared" | "absolute"
     normalize: str = "full"  # "full" (paper) | "metric" (renormalised over the group)
+    target: str = "distance"  # "distance" (DIST2) | "onehot" / "uniform" (the paper's controls)
     sigma: float = 0.0  # optional place-value weighting (1 + sigma) ** (digits to the right)
     max_place_exponent: int = 64
 
@@ -39,8 +48,8 @@ class Dist2Args:
         check_positive("max_place_exponent", self.max_place_exponent)
         if self.distance not in DISTANCES:
             raise ValueError(f"distance must be one of {list(DISTANCES)}; got {self.distance!r}")
-        if self.normalize not in NORMALIZATIONS:
-            raise ValueError(f"normalize must be one of {list(NORMALIZATIONS)}; got {self.normalize!r}")
+        check_choice("normalize", self.normalize, NORMALIZATIONS)
+        check_choice("target", self.target, TARGETS)
 
 
 def soft_target_log_probs(targets: MetricTargets, tau: float, distance: str, dtype: torch.dtype) -> torch.Tensor:
@@ -53,8 +62,20 @@ def soft_target_log_probs(targets: MetricTargets, tau: float, distance: str, dty
     return torch.log_softmax(scores.masked_fill(~targets.valid, NEG), dim=-1)
 
 
+def control_target_log_probs(targets: MetricTargets, target: str, dtype: torch.dtype) -> torch.Tensor:
+    """[K, G] log of the one-hot or uniform target over each label's group (NEG at padding)."""
+    if target == "onehot":
+        scores = torch.full(targets.valid.shape, NEG, dtype=dtype, device=targets.valid.device)
+        return scores.scatter(1, targets.slot[:, None], 0.0)
+    size = targets.valid.sum(-1, keepdim=True).to(dtype)
+    return torch.where(targets.valid, -torch.log(size), torch.full_like(size, NEG).expand_as(targets.valid))
+
+
 def dist2_term(targets: MetricTargets, block: torch.Tensor, lse: torch.Tensor, ce_sum: torch.Tensor, args: Dist2Args) -> TermResult:
-    log_target = soft_target_log_probs(targets, args.tau, args.distance, block.dtype)
+    if args.target == "distance":
+        log_target = soft_target_log_probs(targets, args.tau, args.distance, block.dtype)
+    else:
+        log_target = control_target_log_probs(targets, args.target, block.dtype)
     if args.normalize == "full":
         log_model = block - lse[:, None]
     else:

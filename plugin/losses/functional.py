@@ -111,11 +111,12 @@ def metric_loss_over_labels(
 
     flat_labels = labels.reshape(-1)
     normaliser = _normaliser(flat_labels, num_items_in_batch)
+    targets.normaliser = normaliser
     total, ce, extra = fused_loss(flat_labels, normaliser, targets, term_fn)
     out = {"ce": ce, "metric_term": extra}
     out.update({name: value / normaliser for name, value in components.items()})
     out["metric_tokens"] = torch.tensor(float(targets.count), device=labels.device)
-    out["numbers"] = targets.spans.number_exists.sum().to(torch.float32)
+    out["numbers"] = targets.number_in_scope.sum().to(torch.float32)
     return LossOutput(total, out)
 
 

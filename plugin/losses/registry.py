@@ -57,10 +57,27 @@ class LossSpec:
             raise ValueError(
                 f"unknown argument(s) {unknown} for metric_loss {self.name!r}; valid: {self.arg_names()}"
             )
+        args = self._with_preset(args)
         try:
             return self.args_type(**args)
         except (TypeError, ValueError) as err:  # re-raised with the loss name; nothing is swallowed
             raise ValueError(f"metric_loss {self.name!r}: {err}") from err
+
+    def presets(self) -> dict[str, dict[str, Any]]:
+        """Named argument sets (``preset: official``): the values a paper's official code uses."""
+        return dict(getattr(self.args_type, "PRESETS", {}))
+
+    def _with_preset(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A preset fills in every argument it names; arguments given next to it still win."""
+        name = args.get("preset")
+        if name is None:
+            return dict(args)
+        presets = self.presets()
+        if name not in presets:
+            raise ValueError(
+                f"metric_loss {self.name!r}: unknown preset {name!r}; valid: {sorted(presets) or 'none (this loss has no presets)'}"
+            )
+        return {**presets[name], **args}
 
 
 _REGISTRY: dict[str, LossSpec] = {}
@@ -91,3 +108,9 @@ def check_positive(name: str, value: float, allow_zero: bool = True) -> None:
         raise ValueError(f"{name} must be a number; got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>=' if allow_zero else '>'} 0; got {value!r}")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Argument validation for string options."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}")

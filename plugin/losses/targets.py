@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..spans import NumberSpans, number_spans
+from ..scope import scope_mask
+from ..spans import NumberSpans, number_spans, sequence_starts
 from ..vocab import MetricVocab, embedding_distances
 
 # Stand-in for -inf at padded columns: exp() gives exactly 0, but unlike -inf it never produces
@@ -41,10 +42,29 @@ class MetricTargets:
     place: torch.Tensor  # [K] int64
     digits_right: torch.Tensor  # [K] int64
     codebook_rows: torch.Tensor  # [K] bool
+    number_in_scope: torch.Tensor  # [N] bool per number: it exists and the scope keeps it
+    batch_size: int = 1
+    seq_len: int = 1
+    # Set by the loss driver before the term runs: the CE normaliser (num_items_in_batch or the
+    # supervised-token count). Only the ``sequence`` reduction needs it.
+    normaliser: torch.Tensor | None = None
 
     @property
     def count(self) -> int:
         return self.rows.shape[0]
+
+    def require_normaliser(self) -> torch.Tensor:
+        if self.normaliser is None:
+            raise ValueError("MetricTargets.normaliser is not set; the loss driver must set it before calling a term")
+        return self.normaliser
+
+    def number_sequence(self) -> torch.Tensor:
+        """[N] int64 the batch row of each number (0 where no number)."""
+        n = self.number_in_scope.shape[0]
+        sequence = torch.div(self.rows, self.seq_len, rounding_mode="floor")
+        out = torch.zeros(n + 1, dtype=torch.long, device=self.rows.device)
+        out.scatter_(0, torch.where(self.positional, self.number_id, torch.full_like(self.number_id, n)), sequence)
+        return out[:n]
 
     def _with_codebook(self, value_distance: torch.Tensor) -> torch.Tensor:
         codebook = self.vocab.codebook
@@ -85,6 +105,15 @@ def gather_metric_targets(
     in_vocab = (flat >= 0) & (flat < vocab.vocab_size)
     safe = torch.where(in_vocab, flat, torch.zeros_like(flat))
     is_metric = in_vocab & (tables.group_of[safe] >= 0)
+    number_in_scope = spans.number_exists
+    if vocab.scope.kind != "all":
+        starts = sequence_starts(labels, position_ids)
+        is_metric = is_metric & scope_mask(labels, vocab.scope, starts, is_metric, spans.number_id)
+        # A number is in scope when its tokens are (markers never split a number).
+        n = flat.numel()
+        kept = torch.zeros(n + 1, dtype=torch.bool, device=flat.device)
+        kept.scatter_(0, torch.where(is_metric & spans.positional, spans.number_id, torch.full_like(flat, n)), True)
+        number_in_scope = number_in_scope & kept[:n]
     rows = is_metric.nonzero().squeeze(1)  # the one host sync: K decides the block's shape
     label = flat[rows]
     group = tables.group_of[label]
@@ -107,4 +136,7 @@ def gather_metric_targets(
         place=spans.place[rows],
         digits_right=spans.digits_right[rows],
         codebook_rows=tables.group_is_codebook[group],
+        number_in_scope=number_in_scope,
+        batch_size=labels.shape[0],
+        seq_len=labels.shape[1],
     )

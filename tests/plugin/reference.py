@@ -127,7 +127,7 @@ DEFAULTS = {
     "emd": {"lam": 0.3, "sigma": 0.0},
     "ntl_was": {"lam": 0.3},
     "ntl_mse": {"lam": 0.3},
-    "ntil": {"lam": 0.3, "alpha": 0.2, "beta": 0.2, "sigma": 0.2, "gumbel_tau": 0.1, "eps": 1.0},
+    "ntil": {"lam": 0.3, "alpha": 0.2, "beta": 0.2, "sigma": 0.2, "gumbel_tau": 0.1, "eps": 1.0, "eps_scale": "lowest_place"},
     "dist2": {"alpha": 0.1, "tau": 1.0, "distance": "squared", "normalize": "full", "sigma": 0.0},
 }
 
@@ -136,6 +136,7 @@ def ref_loss(logits, labels, tokenizer, loss, args=None, num_items_in_batch=None
     """Reference loss (differentiable w.r.t. ``logits``); NTIL uses the noiseless straight-through."""
     a = dict(DEFAULTS[loss], **(args or {}))
     a.pop("gumbel", None)
+    a.pop("gumbel_noise_scale", None)  # the reference is the noiseless straight-through
     groups = ref_groups(tokenizer, metrics)
     members: dict[tuple, list[int]] = {}
     for idx, (key, _, _) in sorted(groups.items(), key=lambda kv: (kv[1][1], kv[0])):
@@ -192,8 +193,10 @@ def ref_loss(logits, labels, tokenizer, loss, args=None, num_items_in_batch=None
                 y_abs = sum(groups[ids[p]][1] * 10.0**pl for p, pl in zip(number.positions, number.places))
                 assert y_abs == pytest.approx(abs(float(Decimal(number.text))), rel=1e-12)
                 # x and y are magnitudes (sums of non-negative digits), so no abs() on them
-                rel = (x - y_abs).abs() / (torch.maximum(x, torch.tensor(y_abs, dtype=torch.float64)) + a["eps"])
-                mag = (torch.log(x + a["eps"]) - math.log(y_abs + a["eps"])).abs()
+                # eps in units of the number's lowest place (0.034 vs 0.041 like 34 vs 41), or absolute
+                eps = a["eps"] * (10.0 ** min(number.places) if a["eps_scale"] == "lowest_place" else 1.0)
+                rel = (x - y_abs).abs() / (torch.maximum(x, torch.tensor(y_abs, dtype=torch.float64)) + eps)
+                mag = (torch.log(x + eps) - math.log(y_abs + eps)).abs()
                 total = total + a["lam"] * (a["alpha"] * rel + a["beta"] * mag)
     denominator = num_items_in_batch if num_items_in_batch is not None else max(count, 1)
     return total / denominator
