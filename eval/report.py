@@ -18,6 +18,27 @@ from pathlib import Path
 from typing import Any
 
 
+@dataclass(frozen=True)
+class Plot:
+    """A figure a task declares for its per-row entries.
+
+    ``kind="histogram"``: the values of ``key`` (a number or a list of numbers per row) over ``range_``;
+    ``kind="confusion"``: ``truth_label`` against ``pred_label`` of the rows that have them.
+    The file is ``<task>_<name>.png``.
+    """
+
+    kind: str
+    name: str
+    key: str = ""
+    xlabel: str = ""
+    bins: int = 20
+    range_: tuple[float, float] = (0.0, 1.0)
+
+
+IOU_HISTOGRAM = Plot("histogram", "iou_hist", key="iou", xlabel="IoU", bins=20, range_=(0, 1))
+CONFUSION = Plot("confusion", "confusion")
+
+
 @dataclass
 class Report:
     """Scores of one task on one set of predictions."""
@@ -28,6 +49,8 @@ class Report:
     failure_reasons: dict[str, int]
     per_row: list[dict[str, Any]]
     rules: dict[str, str] = field(default_factory=dict)
+    #: the figures ``plot`` draws (declared by the task)
+    plots: tuple[Plot, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN becomes None, which JSON can represent)."""
@@ -53,15 +76,12 @@ class Report:
         if self.failure_reasons:
             lines += ["", "| parse failure reason | rows |", "|---|---:|"]
             for reason, n in sorted(self.failure_reasons.items(), key=lambda kv: (-kv[1], kv[0])):
-                lines.append(f"| {reason.replace('|', '/')} | {n} |")
+                shown = reason.replace("|", "\\|")  # escaped as in the rules column: "<|box_start|>" stays readable
+                lines.append(f"| {shown} | {n} |")
         return "\n".join(lines) + "\n"
 
     def plot(self, out_dir: str | Path) -> list[Path]:
-        """Write the plots this task's rows support; returns the files written.
-
-        ``iou`` values give an IoU histogram, ``gap_minutes`` a time-gap histogram, and
-        ``truth_label``/``pred_label`` pairs a confusion matrix.
-        """
+        """Draw the task's declared ``plots`` that have data; returns the files written."""
         import matplotlib
 
         matplotlib.use("Agg")  # files only; never needs a display
@@ -70,16 +90,16 @@ class Report:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
-        ious = [v for row in self.per_row for v in _as_list(row.get("iou"))]
-        if ious:
-            written.append(_histogram(plt, ious, out / f"{self.task}_iou_hist.png", "IoU", bins=20, range_=(0, 1)))
-        gaps = [v for row in self.per_row for v in _as_list(row.get("gap_minutes"))]
-        if gaps:
-            written.append(_histogram(plt, gaps, out / f"{self.task}_time_gap_hist.png", "time gap (minutes)",
-                                      bins=24, range_=(0, 360)))
-        pairs = [(row["truth_label"], row["pred_label"]) for row in self.per_row if "truth_label" in row]
-        if pairs:
-            written.append(_confusion(plt, pairs, out / f"{self.task}_confusion.png"))
+        for spec in self.plots:
+            path = out / f"{self.task}_{spec.name}.png"
+            if spec.kind == "confusion":
+                pairs = [(row["truth_label"], row["pred_label"]) for row in self.per_row if "truth_label" in row]
+                if pairs:
+                    written.append(_confusion(plt, pairs, path))
+                continue
+            values = [v for row in self.per_row for v in _as_list(row.get(spec.key))]
+            if values:
+                written.append(_histogram(plt, values, path, spec.xlabel, bins=spec.bins, range_=spec.range_))
         return written
 
 

@@ -4,9 +4,12 @@ PREDICTIONS.jsonl is LLaMA-Factory's ``generated_predictions.jsonl`` (``prompt``
 written by ``do_predict`` + ``predict_with_generate`` or ``scripts/vllm_infer.py``) or any JSONL whose rows
 carry ``predict`` plus converted-row fields. ``--data`` joins the converted dataset by row index, which
 brings the metadata the label text lacks (image size, RewardBench subset, do-not-care regions...).
+``--limit N`` scores the first N rows of both files: LLaMA-Factory's ``max_samples: N`` predicts exactly
+the first N rows of the dataset, so pass the same N.
 
     metricsft score gsm8k saves/llama3/predict/generated_predictions.jsonl
     metricsft score refcoco generated_predictions.jsonl --format qwen2_vl --data data/refcoco_val.jsonl --out results/
+    metricsft score textdet generated_predictions.jsonl --data data/textdet_test.jsonl --limit 100  # max_samples: 100
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from metricsft.eval.metrics.rewardbench import JUDGE_RULES
+from metricsft.eval.row_checks import check_rows_fit
 from metricsft.templates import FAMILIES
+
+if TYPE_CHECKING:  # the tasks are imported when a command runs, not when the CLI is built
+    from metricsft.eval.tasks import Task
 
 # Tasks whose answers (times, verdicts, ratings, numbers) every family writes the same way, so a bare
 # generated_predictions.jsonl can be scored without --format.
@@ -34,9 +42,41 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model family that wrote the answers (default: the rows' meta.family; "
                         "llama for clock/rewardbench/gsm8k/arithmetic)")
     parser.add_argument("--data", help="the converted dataset the predictions came from (joined by row index)")
+    parser.add_argument("--limit", type=_positive_int,
+                        help="score only the first N rows of the predictions and of --data (LLaMA-Factory "
+                        "max_samples: N predicts the first N dataset rows)")
+    parser.add_argument("--judge-rules", choices=JUDGE_RULES,
+                        help="rewardbench only: 'official' (default; RewardBench's generative script: [[A]] anywhere "
+                        "wins, a tie scores 0.5) or 'strict' (one distinct verdict, a tie scores 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a Markdown table")
     parser.add_argument("--out", help="directory for results.json, results.md and plots")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of rows, got {value}")
+    return value
+
+
+def _read_rows(task: Task, path: str, limit: int | None, family: str | None) -> list[dict]:
+    rows = task.read_rows(path)
+    rows = rows if limit is None else rows[:limit]
+    check_rows_fit(rows, task.name, family, path)
+    return rows
+
+
+def _join(task: Task, rows: list[dict], args: argparse.Namespace) -> list[dict]:
+    from metricsft.eval.tasks import join_by_index
+
+    converted = _read_rows(task, args.data, args.limit, args.family)
+    if args.limit is None and len(rows) < len(converted):
+        raise ValueError(
+            f"{args.predictions} has {len(rows)} rows but {args.data} has {len(converted)}; if the predictions were "
+            f"made with LLaMA-Factory's max_samples (the first rows of the dataset), pass --limit {len(rows)}"
+        )
+    return join_by_index(rows, converted, where=f"{args.predictions} vs {args.data}")
 
 
 def _family(task: str, rows: Sequence[dict], requested: str | None) -> str:
@@ -54,17 +94,22 @@ def _family(task: str, rows: Sequence[dict], requested: str | None) -> str:
 
 def score_main(argv: Sequence[str]) -> int:
     """Entry point of ``metricsft score``; returns the exit code (1 with a message on bad input)."""
-    from metricsft.eval.tasks import get_task, join_by_index
+    from metricsft.eval.tasks import get_task
 
-    args = build_parser().parse_args(list(argv))
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
     task = get_task(args.task)
+    if args.judge_rules is not None:
+        if not hasattr(task, "judge_rules"):
+            parser.error(f"--judge-rules applies to rewardbench only, not {args.task}")
+        task.judge_rules = args.judge_rules  # type: ignore[attr-defined]
     try:
-        rows = task.read_rows(args.predictions)
+        rows = _read_rows(task, args.predictions, args.limit, args.family)
         missing = [i for i, row in enumerate(rows) if not isinstance(row.get("predict"), str)]
         if missing:
             raise ValueError(f"{args.predictions}: row(s) {missing[:5]} have no 'predict' text; is this a predictions file?")
         if args.data:
-            rows = join_by_index(rows, task.read_rows(args.data), where=f"{args.predictions} vs {args.data}")
+            rows = _join(task, rows, args)
         family = _family(args.task, rows, args.family)
         report = task.score(rows, {}, family)
     except (ValueError, FileNotFoundError, KeyError) as err:

@@ -14,12 +14,16 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Generic, Mapping, Sequence, TypeVar
 
 from metricsft.eval.backends.base import Request
-from metricsft.eval.report import Report
+from metricsft.eval.report import Plot, Report
 from metricsft.templates import Codec, ImageInfo, get_codec
+from metricsft.templates.rows import Truth, image_from_meta, read_truth
+
+G = TypeVar("G")  # what a task compares against: its typed truth, or what it reads from the reference
 
 # Used when a row does not say how large its image was (a bare generated_predictions.jsonl). IoU is
 # unchanged by the per-axis linear maps every family uses between pixels and written numbers, so
@@ -40,12 +44,18 @@ def read_json_rows(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file (pass a converted dataset or generated_predictions.jsonl)")
-    text = path.read_text(encoding="utf-8")
+    if path.is_dir():
+        inside = path / "generated_predictions.jsonl"
+        hint = f"; did you mean {inside}?" if inside.is_file() else ""
+        raise ValueError(f"{path}: is a directory; pass the JSONL file itself{hint}")
+    text = _utf8_text(path)
     if text.lstrip().startswith("["):
         try:
             rows = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from err
+        except ValueError as err:  # e.g. an integer over Python's 4,300-digit limit
+            raise ValueError(f"{path}: invalid JSON ({err})") from err
         numbered = list(enumerate(rows, start=1))
     else:
         numbered = []
@@ -54,12 +64,26 @@ def read_json_rows(path: str | Path) -> list[dict[str, Any]]:
                 continue
             try:
                 numbered.append((line_no, json.loads(line)))
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{line_no}: invalid JSON ({err.msg}); each line must be one JSON object") from err
+            except ValueError as err:  # JSONDecodeError, or an integer over Python's 4,300-digit limit
+                why = err.msg if isinstance(err, json.JSONDecodeError) else str(err)
+                raise ValueError(f"{path}:{line_no}: invalid JSON ({why}); each line must be one JSON object") from err
     for line_no, row in numbered:
         if not isinstance(row, dict):
             raise ValueError(f"{path}:{line_no}: expected a JSON object per row, got {type(row).__name__}")
     return [row for _, row in numbered]
+
+
+def _utf8_text(path: Path) -> str:
+    """The file as UTF-8 text; a file in another encoding (latin-1...) is refused naming the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line_no = data.count(b"\n", 0, err.start) + 1
+        raise ValueError(
+            f"{path}:{line_no}: not UTF-8 (byte 0x{data[err.start]:02x}); JSON rows must be UTF-8: convert the file, "
+            f"e.g. iconv -f latin1 -t utf-8"
+        ) from err
 
 
 def row_id(row: Mapping[str, Any], index: int) -> str:
@@ -80,13 +104,36 @@ def join_by_index(predictions: Sequence[dict], converted: Sequence[dict], where:
     return [{**data, **pred, "id": data.get("id", pred.get("id"))} for pred, data in zip(predictions, converted)]
 
 
-class Task(ABC):
-    """One benchmark: subclasses set ``name`` and ``max_new_tokens`` and implement ``score_rows``."""
+@dataclass
+class Aggregate:
+    """A task's dataset-level result: metrics, counts, rows that describe groups (pairs), rule overrides."""
+
+    metrics: dict[str, float]
+    counts: dict[str, Any] = field(default_factory=dict)
+    extra_rows: list[dict[str, Any]] = field(default_factory=list)
+    rules: dict[str, str] = field(default_factory=dict)
+
+
+class Task(ABC, Generic[G]):
+    """One benchmark. The scoring loop (row ids, truth, parse or no prediction, failure reasons and rate)
+    is ``score_rows``, written once; a task supplies four steps:
+
+    * ``gold(row, rid, codec)``: what the row is compared against (usually its typed ``meta.truth``);
+    * ``parse(text, gold, row, codec)``: ``(value, reason)`` read from the model's answer, ``reason`` None
+      when it parsed (a partial ``value`` may come with a reason, e.g. GSM8k's flexible extract);
+    * ``score_one(gold, value, reason, row)``: the per-row report entry (or entries); keys starting with
+      ``_`` are for ``aggregate`` only and left out of the report;
+    * ``aggregate(entries, failure_rate, codec, rows)``: the metrics.
+
+    ``plots`` declares the figures the per-row entries support (``Report.plot`` draws them).
+    """
 
     name: str = ""
     max_new_tokens: int = 256
     #: human-readable rule per metric, copied into every Report
     rules: dict[str, str] = {}
+    #: figures drawn from the per-row entries by ``Report.plot``
+    plots: tuple[Plot, ...] = ()
 
     def read_rows(self, path: str | Path) -> list[dict[str, Any]]:
         """Converted rows or generated_predictions rows; a row without ``id`` gets ``row-<index>``."""
@@ -141,14 +188,49 @@ class Task(ABC):
         report.rules = {k: v for k, v in merged.items() if k in report.metrics or k in prefixes}
         return report
 
-    @abstractmethod
     def score_rows(self, rows: list[dict], texts: list[str | None], codec: Codec) -> Report:
         """Score aligned rows and generated texts (None = no prediction for that row)."""
+        entries: list[dict[str, Any]] = []
+        reasons: list[str | None] = []
+        for index, (row, text) in enumerate(zip(rows, texts)):
+            rid = row_id(row, index)
+            gold = self.gold(row, rid, codec)
+            value, reason = (None, NO_PREDICTION) if text is None else self.parse(text, gold, row, codec)
+            reasons.append(reason)
+            scored = self.score_one(gold, value, reason, row)
+            entries.extend({"id": rid, **entry} for entry in (scored if isinstance(scored, list) else [scored]))
+        failure_rate = sum(r is not None for r in reasons) / (len(rows) or 1)
+        result = self.aggregate(entries, failure_rate, codec, rows)
+        shown = [{k: v for k, v in entry.items() if not k.startswith("_")} for entry in entries]
+        return Report(self.name, result.metrics, result.counts, count_reasons(reasons), shown + result.extra_rows,
+                      result.rules, plots=self.plots)
+
+    @abstractmethod
+    def gold(self, row: Mapping[str, Any], rid: str, codec: Codec) -> G:
+        """What row ``rid`` is compared against; a row with nothing to compare against raises ValueError."""
+
+    @abstractmethod
+    def parse(self, text: str, gold: G, row: Mapping[str, Any], codec: Codec) -> tuple[Any, str | None]:
+        """``(value, reason)`` read from the model's answer; ``reason`` is None when it parsed."""
+
+    @abstractmethod
+    def score_one(self, gold: G, value: Any, reason: str | None, row: Mapping[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
+        """The per-row report entry (the loop adds ``id``); ``value`` is None when nothing parsed."""
+
+    @abstractmethod
+    def aggregate(self, entries: list[dict[str, Any]], failure_rate: float, codec: Codec, rows: Sequence[Mapping[str, Any]]) -> Aggregate:
+        """Dataset-level metrics from the per-row entries; ``failure_rate`` is the share of rows with a reason."""
 
     # -- helpers for subclasses --------------------------------------------------------------------
+    def typed_truth(self, row: Mapping[str, Any], rid: str) -> Truth | None:
+        """The typed truth of a converted row (``meta.truth``, see ``metricsft.templates.rows``), None when
+        the row has none (a bare generated_predictions row); a malformed one raises ``RowError``."""
+        data = (row.get("meta") or {}).get("truth")
+        return None if data is None else read_truth(self.name, data, rid)
+
     @staticmethod
     def truth(row: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The canonical truth of a converted row (``meta.truth``), None when the row has none."""
+        """The raw ``meta.truth`` JSON object, None when absent. Prefer ``typed_truth``, which checks the keys."""
         truth = (row.get("meta") or {}).get("truth")
         return truth if isinstance(truth, dict) else None
 
@@ -165,11 +247,7 @@ class Task(ABC):
     @staticmethod
     def image_info(row: Mapping[str, Any]) -> ImageInfo:
         """The original image size of a row (``meta.image_size`` = [width, height]), or the stand-in."""
-        meta = row.get("meta") or {}
-        size = meta.get("image_size")
-        if not size:
-            return STAND_IN_IMAGE
-        return ImageInfo(int(size[0]), int(size[1]), meta.get("min_pixels"), meta.get("max_pixels"))
+        return image_from_meta(row.get("meta") or {}, row_id(row, 0)) or STAND_IN_IMAGE
 
 
 def count_reasons(reasons: Sequence[str | None]) -> dict[str, int]:
@@ -183,7 +261,8 @@ def count_reasons(reasons: Sequence[str | None]) -> dict[str, int]:
 
 # quotes of model text (short fixed quotes such as '#### ' stay readable)
 _QUOTED = re.compile(r"'[^']{12,}'|\"[^\"]{12,}\"")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# numbers, but not digits that belong to a name or a syntax template ("qwen2_vl", "(x1,y1)")
+_NUMBER = re.compile(r"(?<![A-Za-z_\d])\d+(?:\.\d+)?(?![A-Za-z_\d])")
 
 
 NO_PREDICTION = "no prediction for this row"

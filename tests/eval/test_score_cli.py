@@ -98,3 +98,108 @@ def test_real_refcoco_boxes_joined_with_converted_data(tmp_path, capsys, shared_
     assert result["metrics"]["acc@0.5"] == pytest.approx(sum(i >= 0.5 for i in expected_ious) / len(expected_ious))
     assert min(expected_ious[::2]) > 0.9  # the unshifted boxes are the truth up to the grid's rounding
     assert (tmp_path / "out" / "refcoco_iou_hist.png").exists()
+
+
+def _score(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["score", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _converted_refcoco(tmp_path: Path, family: str, n: int) -> Path:
+    rows = [{
+        "id": f"refcoco/val/{i}", "messages": [{"role": "user", "content": "<image>the cat"}, {"role": "assistant", "content": ""}],
+        "meta": {"task": "refcoco", "family": family, "split": "val", "image_size": [1000, 500],
+                 "truth": {"box": [100.0, 50.0, 300.0, 150.0], "phrase": "the cat"}},
+    } for i in range(n)]
+    return _write_jsonl(tmp_path / f"refcoco_{family}.jsonl", rows)
+
+
+def test_bad_files_are_one_line_errors_naming_file_and_line(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    code, _, err = _score(capsys, "gsm8k", empty)
+    assert code == 1 and f"{empty}: no rows" in err
+
+    folder = tmp_path / "predict"
+    folder.mkdir()
+    _gsm8k_predictions(folder)
+    code, _, err = _score(capsys, "gsm8k", folder)
+    assert code == 1 and "is a directory" in err and str(folder / "generated_predictions.jsonl") in err
+
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes('{"predict": "#### 1", "label": "#### 1"}\n{"predict": "caf\u00e9 #### 2", "label": "#### 2"}\n'.encode("latin-1"))
+    code, _, err = _score(capsys, "gsm8k", latin1)
+    assert code == 1 and f"{latin1}:2: not UTF-8 (byte 0xe9)" in err
+
+    huge = tmp_path / "huge.jsonl"
+    huge.write_text('{"predict": "1", "label": "1"}\n{"predict": "1", "label": "1", "meta": {"x": 1' + "0" * 5000 + "}}\n")
+    code, _, err = _score(capsys, "gsm8k", huge)
+    assert code == 1 and f"{huge}:2: invalid JSON" in err and len(err.strip().splitlines()) == 1
+
+
+def test_format_and_task_that_disagree_with_the_rows_are_refused(tmp_path, capsys):
+    data = _converted_refcoco(tmp_path, "qwen2_vl", 2)
+    preds = _write_jsonl(tmp_path / "p.jsonl", [{"prompt": "", "label": "", "predict": "<|box_start|>(100,100),(300,300)<|box_end|>"}] * 2)
+    code, out, err = _score(capsys, "refcoco", preds, "--data", data, "--format", "paligemma")
+    assert code == 1 and out == ""
+    assert "row 'refcoco/val/0' was converted for family 'qwen2_vl' but --format is 'paligemma'" in err
+    code, _, err = _score(capsys, "gsm8k", preds, "--data", data)
+    assert code == 1 and "row 'refcoco/val/0' was converted for task 'refcoco', not 'gsm8k'" in err
+    # without --format the rows' own family is used, and the box is the truth exactly
+    code, out, _ = _score(capsys, "refcoco", preds, "--data", data, "--json")
+    assert code == 0 and json.loads(out)["metrics"]["mean_iou"] == 1.0
+
+
+def test_predictions_of_the_first_rows_join_with_limit(tmp_path, capsys):
+    # LLaMA-Factory's max_samples: 3 predicts the first 3 of the 5 dataset rows
+    data = _converted_refcoco(tmp_path, "qwen2_vl", 5)
+    answers = ["(100,100),(300,300)", "(100,100),(200,300)", "no idea"]
+    preds = _write_jsonl(tmp_path / "p.jsonl", [{"prompt": "", "label": "", "predict": a} for a in answers])
+    code, _, err = _score(capsys, "refcoco", preds, "--data", data)
+    assert code == 1 and "pass --limit 3" in err
+    code, out, _ = _score(capsys, "refcoco", preds, "--data", data, "--limit", "3", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["counts"]["rows"] == 3
+    assert result["metrics"]["mean_iou"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    with pytest.raises(SystemExit, match="2"):
+        main(["score", "refcoco", str(preds), "--data", str(data), "--limit", "0"])
+    assert "positive number of rows" in capsys.readouterr().err
+
+
+def test_text_detection_keeps_the_valid_quads_of_an_answer(tmp_path, capsys):
+    quad = "<|quad_start|>({},100),({},100),({},150),({},150)<|quad_end|>"
+    label = "".join(quad.format(x, x + 100, x + 100, x) for x in (100, 300, 500))
+    predict = (quad.format(100, 200, 200, 100) + "<|quad_start|>(300,100),(400,100)<|quad_end|>"
+               + quad.format(500, 600, 600, 500))
+    preds = _write_jsonl(tmp_path / "p.jsonl", [{"prompt": "", "label": label, "predict": predict}])
+    code, out, _ = _score(capsys, "textdet", preds, "--format", "qwen2_vl", "--json")
+    result = json.loads(out)
+    assert code == 0
+    assert result["counts"]["matched"] == 2 and result["counts"]["truth_polygons"] == 3
+    assert result["counts"]["rejected_regions"] == 1 and result["counts"]["detections"] == 3
+    assert result["metrics"]["recall"] == pytest.approx(2 / 3) and result["metrics"]["precision"] == pytest.approx(2 / 3)
+    assert result["metrics"]["parse_failure_rate"] == 0.0
+
+
+def test_results_md_shows_failure_reasons_as_written(tmp_path, capsys):
+    preds = _write_jsonl(tmp_path / "p.jsonl", [{"prompt": "", "label": "<|box_start|>(1,1),(5,5)<|box_end|>", "predict": "none"}])
+    code, out, _ = _score(capsys, "refcoco", preds, "--format", "qwen2_vl", "--out", tmp_path / "out")
+    assert code == 0
+    reasons = [line for line in out.splitlines() if line.startswith("| no box found")]
+    assert reasons == ["| no box found (qwen2_vl: expected <\\|box_start\\|>(x1,y1),(x2,y2)<\\|box_end\\|> at character N: "
+                       "'none') | 1 |"]
+    # no image size in a bare generated_predictions.jsonl: the rule says in which coordinates IoU was taken
+    assert "row(s) carry no image size" in out and "integer 0..1000 grid" in out
+
+
+def test_judge_rules_option(tmp_path, capsys):
+    preds = _write_jsonl(tmp_path / "p.jsonl", [{"prompt": "", "label": "[[A]]", "predict": p}
+                                                for p in ("[[C]]", "[[A]] or [[B]]")])
+    code, out, _ = _score(capsys, "rewardbench", preds, "--json")
+    assert code == 0 and json.loads(out)["metrics"]["accuracy"] == pytest.approx((0.5 + 1.0) / 2)
+    code, out, _ = _score(capsys, "rewardbench", preds, "--json", "--judge-rules", "strict")
+    assert code == 0 and json.loads(out)["metrics"]["accuracy"] == pytest.approx((0.0 + 0.5) / 2)
+    with pytest.raises(SystemExit, match="2"):
+        main(["score", "gsm8k", str(preds), "--judge-rules", "strict"])
+    assert "rewardbench only" in capsys.readouterr().err
