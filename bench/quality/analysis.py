@@ -1,13 +1,22 @@
-"""Summaries of the quality benchmark: mean ± std over seeds, paired bootstrap CI vs CE, error plot.
+"""Statistics, table and plot of the quality benchmark.
 
-    python -m bench.quality.analysis OUT_DIR    # re-summarise finished runs (reads OUT_DIR/runs/*/record.json)
+    python -m bench.quality.analysis OUT_DIR    # re-summarise finished runs (OUT_DIR/runs/*/record.json)
 
-MAE is over the rows whose answer held a number (parse failures are counted separately, never as
-an error of some size). The paired bootstrap resamples eval rows (the same rows for every loss):
-for each loss L != ce and each replicate, the statistic is the mean over seeds s of
-MAE(L, s) - MAE(ce, s) computed on the resampled rows that both runs parsed. 95% percentile interval,
-2,000 replicates, fixed RNG seed. Negative = the loss has the lower error. The row bootstrap treats
-the trained models as fixed, so the table also counts the seeds on which the loss beat CE.
+Per (task, training-set size, loss): mean ± std over seeds of each metric. Each task has one primary
+metric: linreg MAE (lower is better), box mean IoU (higher is better).
+
+*Learned gate.* A (task, size) cell is a comparison only if CE learned it: CE's primary error (MAE, or
+1 - mean IoU) must be at most ``GATE`` (0.75) x that of the best trivial baseline (`baselines.py`).
+Otherwise the cell is reported as "not learned" and no loss comparison is drawn from it.
+
+*Paired comparison with CE* (same seed = same initial weights and data order, same eval rows):
+d_s = metric(loss, seed s) - metric(ce, seed s). Reported: mean d, a 95% t interval over seeds, and a
+two-level bootstrap (2,000 replicates, fixed RNG): resample seeds with replacement, then, within each
+drawn seed, resample eval rows with replacement (the same rows for both losses), recompute d and
+average. A gain (or a loss) is claimed only if the two-level 95% interval excludes 0.
+
+>>> two_level_bootstrap(np.ones((5, 10)), np.zeros((5, 10)), "mae")["ci"]   # doctest: +SKIP
+(1.0, 1.0)
 """
 
 from __future__ import annotations
@@ -20,137 +29,198 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
-METRICS = ("exact_match", "mae", "median_ae", "parse_failure_rate")
-BOOTSTRAP_REPLICATES = 2000
+from bench.quality.baselines import SKYLINE, TRIVIAL, baseline_texts
+from bench.quality.tasks import read_jsonl
 
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return float("nan"), float("nan")
-    return statistics.fmean(finite), statistics.stdev(finite) if len(finite) > 1 else 0.0
-
-
-def _error_matrix(records: list[dict[str, Any]], ids: list[str]) -> np.ndarray:
-    """abs errors, shape (seeds, rows); NaN where the answer had no number."""
-    out = np.full((len(records), len(ids)), np.nan)
-    for i, record in enumerate(records):
-        by_id = {r["id"]: r["error"] for r in record["rows"]}
-        for j, rid in enumerate(ids):
-            error = by_id.get(rid)
-            if error is not None:
-                out[i, j] = abs(error)
-    return out
+GATE = 0.75
+REPLICATES = 2000
+PRIMARY = {"linreg": "mae", "box": "mean_iou"}
+LOWER_IS_BETTER = {"mae": True, "rmse": True, "mean_iou": False, "acc50": False}
+SHOWN = {"linreg": ("mae", "rmse", "exact_match", "parse_failure_rate"),
+         "box": ("mean_iou", "acc50", "parse_failure_rate")}
+LOSS_ORDER = ("ce", "ntil", "dist2", "vocab_ce", "uniform_ls")
 
 
-def paired_bootstrap(loss: np.ndarray, base: np.ndarray, replicates: int = BOOTSTRAP_REPLICATES, seed: int = 0) -> dict[str, float]:
-    """CI of mean_s[MAE(loss_s) - MAE(base_s)] over resampled rows (seed-paired, both parsed)."""
+def error_of(metric: str, value: float) -> float:
+    """The primary metric as an error (lower is better) for the learned gate."""
+    return value if LOWER_IS_BETTER[metric] else 1.0 - value
+
+
+def row_matrix(records: list[dict[str, Any]], task: str) -> np.ndarray:
+    """Per-row values, shape (seeds, rows): linreg |error| (NaN = no number), box IoU (no box = 0)."""
+    if task == "box":
+        return np.array([[r["iou"] or 0.0 for r in rec["rows"]] for rec in records], dtype=float)
+    return np.array([[math.nan if r["error"] is None else abs(r["error"]) for r in rec["rows"]] for rec in records])
+
+
+def t_interval(diffs: list[float]) -> tuple[float, float]:
+    if len(diffs) < 2:
+        return math.nan, math.nan
+    mean, sem = statistics.fmean(diffs), statistics.stdev(diffs) / math.sqrt(len(diffs))
+    half = float(stats.t.ppf(0.975, len(diffs) - 1)) * sem
+    return mean - half, mean + half
+
+
+def two_level_bootstrap(loss: np.ndarray, base: np.ndarray, metric: str, replicates: int = REPLICATES,
+                        seed: int = 0) -> dict[str, Any]:
+    """95% interval of mean_s[metric(loss_s) - metric(base_s)], resampling seeds, then rows within seeds."""
     rng = np.random.default_rng(seed)
-    n = loss.shape[1]
-    both = ~np.isnan(loss) & ~np.isnan(base)
-    diff = np.where(both, np.nan_to_num(loss) - np.nan_to_num(base), 0.0)
-
-    def statistic(index: np.ndarray) -> float:
-        counts = both[:, index].sum(axis=1)
-        sums = diff[:, index].sum(axis=1)
-        per_seed = sums[counts > 0] / counts[counts > 0]
-        return float(per_seed.mean()) if per_seed.size else float("nan")
-
-    point = statistic(np.arange(n))
-    counts, sums = both.sum(axis=1), diff.sum(axis=1)
-    per_seed = [float(v) for v in np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)]
-    samples = np.array([statistic(rng.integers(0, n, n)) for _ in range(replicates)])
+    n_seeds, n_rows = loss.shape
+    seed_idx = rng.integers(0, n_seeds, (replicates, n_seeds))
+    row_idx = rng.integers(0, n_rows, (replicates, n_seeds, n_rows))
+    drawn_loss = loss[seed_idx[:, :, None], row_idx]
+    drawn_base = base[seed_idx[:, :, None], row_idx]
+    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore", RuntimeWarning)  # all-NaN draws (no parsed row) -> NaN
+        diffs = np.nanmean(drawn_loss, axis=2) - np.nanmean(drawn_base, axis=2)
+        samples = np.nanmean(diffs, axis=1)
     samples = samples[np.isfinite(samples)]
-    low, high = (np.percentile(samples, [2.5, 97.5]) if samples.size else (float("nan"), float("nan")))
-    return {
-        "diff": point, "ci_low": float(low), "ci_high": float(high),
-        "p_below_zero": float((samples < 0).mean()) if samples.size else float("nan"),
-        # The row bootstrap holds the trained models fixed; this shows how much the seeds agree.
-        "per_seed_diff": per_seed,
-    }
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return {"ci": (float(low), float(high)), "replicates": int(samples.size)}
 
 
-def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
-    tasks = sorted({r["task"] for r in records})
+def verdict(metric: str, ci: tuple[float, float]) -> str:
+    low, high = ci
+    if low <= 0.0 <= high or not (math.isfinite(low) and math.isfinite(high)):
+        return "no difference shown"
+    better = high < 0 if LOWER_IS_BETTER[metric] else low > 0
+    return "better than ce" if better else "worse than ce"
+
+
+def score_baselines(out: Path, config: dict[str, Any]) -> dict[str, dict[int, dict[str, dict[str, float]]]]:
+    """Metrics of every baseline, per task and training-set size, through the benchmark's scorer."""
+    from bench.quality.run import row_values, score, task_metrics
+
+    state = json.loads((out / "config.json").read_text())
+    result: dict[str, dict[int, dict[str, dict[str, float]]]] = {}
+    for task, data in state["data"].items():
+        eval_file = Path(data["eval_file"])
+        held_out = read_jsonl(eval_file)
+        result[task] = {}
+        for size, name in data["train_names"].items():
+            train = read_jsonl(Path(data["dataset_dir"]) / f"{name}.jsonl")
+            result[task][int(size)] = {}
+            for baseline, texts in baseline_texts(task, train, held_out).items():
+                folder = out / "baselines" / f"{task}-n{size}-{baseline}"
+                folder.mkdir(parents=True, exist_ok=True)
+                predictions = folder / "generated_predictions.jsonl"
+                predictions.write_text("".join(json.dumps({"prompt": r["messages"][0]["content"], "predict": t,
+                                                           "label": r["messages"][1]["content"]}) + "\n"
+                                               for r, t in zip(held_out, texts)))
+                rows = row_values(task, score(task, predictions, eval_file, folder / "score"))
+                result[task][int(size)][baseline] = task_metrics(task, rows)
+    return result
+
+
+def summarise(records: list[dict[str, Any]], baselines: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
-    for task in tasks:
-        runs = [r for r in records if r["task"] == task]
-        losses = sorted({r["loss"] for r in runs}, key=lambda name: (name != "ce", name))
-        ids = [row["id"] for row in runs[0]["rows"]]
-        per_loss: dict[str, Any] = {}
-        for loss in losses:
-            mine = sorted((r for r in runs if r["loss"] == loss), key=lambda r: r["seed"])
-            entry: dict[str, Any] = {"seeds": [r["seed"] for r in mine]}
-            for metric in METRICS:
-                mean, std = _mean_std([r[metric] for r in mine])
-                entry[metric] = {"mean": mean, "std": std}
-            per_loss[loss] = entry
-        if "ce" in per_loss:
-            base_runs = sorted((r for r in runs if r["loss"] == "ce"), key=lambda r: r["seed"])
-            for loss in losses:
-                if loss == "ce":
-                    continue
-                mine = sorted((r for r in runs if r["loss"] == loss), key=lambda r: r["seed"])
-                seeds = sorted({r["seed"] for r in mine} & {r["seed"] for r in base_runs})
-                a = _error_matrix([r for r in mine if r["seed"] in seeds], ids)
-                b = _error_matrix([r for r in base_runs if r["seed"] in seeds], ids)
-                per_loss[loss]["mae_vs_ce"] = paired_bootstrap(a, b)
-        summary[task] = {"n_eval": len(ids), "losses": per_loss}
+    for task in sorted({r["task"] for r in records}):
+        metric = PRIMARY[task]
+        for size in sorted({r["size"] for r in records if r["task"] == task}):
+            cell = [r for r in records if r["task"] == task and r["size"] == size]
+            trivial = {name: m for name, m in baselines[task][size].items() if name in TRIVIAL[task]}
+            best_trivial = min(trivial, key=lambda name: error_of(metric, trivial[name][metric]))
+            ce_runs = {r["seed"]: r for r in cell if r["loss"] == "ce"}
+            ce_error = statistics.fmean(error_of(metric, r[metric]) for r in ce_runs.values()) if ce_runs else math.nan
+            learned = ce_error <= GATE * error_of(metric, trivial[best_trivial][metric])
+            losses: dict[str, Any] = {}
+            for loss in [name for name in LOSS_ORDER if any(r["loss"] == name for r in cell)]:
+                mine = {r["seed"]: r for r in cell if r["loss"] == loss}
+                entry: dict[str, Any] = {"seeds": sorted(mine)}
+                for name in SHOWN[task]:
+                    values = [mine[s][name] for s in sorted(mine) if math.isfinite(mine[s][name])]
+                    entry[name] = {"mean": statistics.fmean(values) if values else math.nan,
+                                   "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                                   "per_seed": [mine[s][name] for s in sorted(mine)]}
+                paired = sorted(set(mine) & set(ce_runs))
+                if loss != "ce" and paired:
+                    diffs = [mine[s][metric] - ce_runs[s][metric] for s in paired]
+                    boot = two_level_bootstrap(row_matrix([mine[s] for s in paired], task),
+                                               row_matrix([ce_runs[s] for s in paired], task), metric)
+                    entry["vs_ce"] = {
+                        "metric": metric, "seeds": paired, "per_seed_diff": diffs, "diff": statistics.fmean(diffs),
+                        "t_ci": t_interval(diffs), "bootstrap_ci": boot["ci"],
+                        "verdict": verdict(metric, boot["ci"]) if learned else "not learned: no comparison",
+                    }
+                losses[loss] = entry
+            summary.setdefault(task, {})[size] = {
+                "n_eval": cell[0]["n_eval"], "primary": metric, "learned": learned, "best_trivial": best_trivial,
+                "baselines": baselines[task][size], "losses": losses,
+            }
     return summary
 
 
-def _fmt(entry: dict[str, float], digits: int, percent: bool = False) -> str:
-    mean, std = entry["mean"], entry["std"]
-    if not math.isfinite(mean):
+def _mean_std(entry: dict[str, Any], digits: int, scale: float = 1.0) -> str:
+    if not math.isfinite(entry["mean"]):
         return "n/a"
-    scale = 100.0 if percent else 1.0
-    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+    return f"{entry['mean'] * scale:.{digits}f} ± {entry['std'] * scale:.{digits}f}"
 
 
 def markdown(summary: dict[str, Any]) -> str:
-    lines = [
-        "| task | loss | seeds | exact match (%) | MAE | median AE | parse failures (%) | ΔMAE vs ce [95% CI] | seeds with lower MAE than ce |",
-        "|---|---|---:|---:|---:|---:|---:|---|---:|",
-    ]
-    for task, block in summary.items():
-        for loss, entry in block["losses"].items():
-            delta = entry.get("mae_vs_ce")
-            delta_text = "—" if delta is None else f"{delta['diff']:+.3f} [{delta['ci_low']:+.3f}, {delta['ci_high']:+.3f}]"
-            seeds_text = "—" if delta is None else f"{sum(d < 0 for d in delta['per_seed_diff'])}/{len(delta['per_seed_diff'])}"
-            lines.append(
-                f"| {task} (n={block['n_eval']}) | {loss} | {len(entry['seeds'])} | {_fmt(entry['exact_match'], 1, True)} | "
-                f"{_fmt(entry['mae'], 3)} | {_fmt(entry['median_ae'], 2)} | {_fmt(entry['parse_failure_rate'], 1, True)} | {delta_text} | {seeds_text} |"
-            )
-    return "\n".join(lines) + "\n"
+    blocks = []
+    for task, sizes in summary.items():
+        metric = PRIMARY[task]
+        shown = SHOWN[task]
+        digits = {"mae": 3, "rmse": 3, "mean_iou": 3, "acc50": 1, "exact_match": 1, "parse_failure_rate": 1}
+        percent = {"acc50", "exact_match", "parse_failure_rate"}
+        header = ["size", "loss / baseline", "seeds", *[f"{m}{' (%)' if m in percent else ''}" for m in shown],
+                  f"Δ{metric} vs ce", "95% t (seeds)", "95% bootstrap (seeds, rows)", "verdict"]
+        lines = [f"**{task}** (primary metric: {metric}; eval rows per run: "
+                 f"{next(iter(sizes.values()))['n_eval']})", "",
+                 "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for size, cell in sizes.items():
+            gate = "learned" if cell["learned"] else "**not learned**"
+            for loss, entry in cell["losses"].items():
+                values = [_mean_std(entry[m], digits[m], 100.0 if m in percent else 1.0) for m in shown]
+                vs = entry.get("vs_ce")
+                if vs is None:
+                    extra = ["—", "—", "—", gate if loss == "ce" else "—"]
+                else:
+                    extra = [f"{vs['diff']:+.4f}", f"[{vs['t_ci'][0]:+.4f}, {vs['t_ci'][1]:+.4f}]",
+                             f"[{vs['bootstrap_ci'][0]:+.4f}, {vs['bootstrap_ci'][1]:+.4f}]", vs["verdict"]]
+                lines.append(f"| {size} | {loss} | {len(entry['seeds'])} | " + " | ".join(values + extra) + " |")
+            for name, values in cell["baselines"].items():
+                kind = "trivial" if name in TRIVIAL[task] else "skyline"
+                cells = [f"{values[m] * (100.0 if m in percent else 1.0):.{digits[m]}f}" for m in shown]
+                lines.append(f"| {size} | *{name}* ({kind}) | — | " + " | ".join(cells) + " | — | — | — | — |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
 
 
-def plot(records: list[dict[str, Any]], path: Path) -> Path:
-    """Per task: the distribution (empirical CDF) of |error| per loss, all seeds pooled."""
+def plot(summary: dict[str, Any], path: Path) -> Path:
+    """Primary metric vs training-set size per loss: seed means (lines) and every seed (dots)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = sorted({r["task"] for r in records})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        runs = [r for r in records if r["task"] == task]
-        losses = sorted({r["loss"] for r in runs}, key=lambda name: (name != "ce", name))
-        for loss in losses:
-            errors = np.array([abs(row["error"]) for r in runs if r["loss"] == loss for row in r["rows"] if row["error"] is not None])
-            total = sum(len(r["rows"]) for r in runs if r["loss"] == loss)
-            if not errors.size:
+    fig, axes = plt.subplots(1, len(summary), figsize=(6 * len(summary), 4.4), squeeze=False)
+    for ax, (task, sizes) in zip(axes[0], summary.items()):
+        metric = PRIMARY[task]
+        xs = sorted(sizes)
+        for index, loss in enumerate(LOSS_ORDER):
+            points = [(size, sizes[size]["losses"][loss][metric]) for size in xs if loss in sizes[size]["losses"]]
+            if not points:
                 continue
-            xs = np.sort(errors)
-            ys = np.arange(1, xs.size + 1) / total  # parse failures keep the curve below 1
-            ax.step(xs, ys, where="post", label=f"{loss} (MAE {errors.mean():.2f})")
-        ax.set_xscale("symlog", linthresh=0.1)
-        ax.set_xlabel("|prediction - truth| (symlog)")
-        ax.set_ylabel("share of eval rows with error <= x")
-        ax.set_title(f"{task}: error distribution, seeds pooled")
+            color = f"C{index}"
+            jitter = 1.0 + 0.04 * (index - 2)  # spread the seeds' dots of different losses apart
+            for size, entry in points:
+                ax.scatter([size * jitter] * len(entry["per_seed"]), entry["per_seed"], s=12, alpha=0.45, color=color)
+            style = "-o" if len(points) > 1 else "D"
+            ax.plot([s * jitter for s, _ in points], [e["mean"] for _, e in points], style, color=color, label=loss)
+        best = [sizes[s]["baselines"][sizes[s]["best_trivial"]][metric] for s in xs]
+        ax.plot(xs, best, "--", color="grey", label="best trivial baseline")
+        for name in SKYLINE[task]:
+            ax.plot(xs, [sizes[s]["baselines"][name][metric] for s in xs], ":", color="black", label=name)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(s) for s in xs])
+        ax.set_xlabel("training examples (same number of steps at every size)")
+        ax.set_ylabel(f"{metric} ({'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better)")
+        ax.set_title(f"{task}: {metric} vs data, mean and seeds")
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -158,14 +228,40 @@ def plot(records: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def analyse(records: list[dict[str, Any]], out: Path, cfg: dict[str, Any] | None = None, wall_s: float | None = None) -> str:
-    summary = summarise(records)
+def analyse(records: list[dict[str, Any]], out: Path, cfg: dict[str, Any] | None = None) -> str:
+    """Write summary.json, summary.md, data_efficiency.png, runs.csv and rows.jsonl under `out`; return the table."""
+    state = json.loads((out / "config.json").read_text())
+    parts = out / "invocations.jsonl"
+    wall_s = sum(json.loads(line)["wall_s"] for line in parts.read_text().splitlines()) if parts.exists() else None
+    summary = summarise(records, score_baselines(out, state["config"]))
     table = markdown(summary)
-    (out / "summary.json").write_text(json.dumps({"config": cfg, "wall_s": wall_s, "tasks": summary}, indent=2) + "\n")
-    header = "" if wall_s is None else f"wall time: {wall_s / 60:.1f} min\n\n"
-    (out / "summary.md").write_text(header + table)
-    plot(records, out / "errors.png")
+    compute_s = sum(r["train_s"] + r["eval_s"] for r in records)
+    (out / "summary.json").write_text(json.dumps(
+        {"config": cfg or state["config"], "wall_s": wall_s, "run_seconds_total": compute_s, "gate": GATE,
+         "tasks": {t: {str(s): c for s, c in sizes.items()} for t, sizes in summary.items()}}, indent=2) + "\n")
+    header = f"runs: {len(records)}; seconds inside runs (sum over workers): {compute_s:.0f}"
+    if wall_s is not None:
+        header += f"; wall time (all invocations): {wall_s / 60:.1f} min"
+    (out / "summary.md").write_text(header + "\n\n" + table)
+    plot(summary, out / "data_efficiency.png")
+    write_tables(out, records)
     return table
+
+
+def write_tables(out: Path, records: list[dict[str, Any]]) -> None:
+    import csv
+
+    fields = ("task", "size", "loss", "seed", "n_eval", "steps", "mae", "rmse", "exact_match", "mean_iou", "acc50",
+              "parse_failure_rate", "train_loss", "train_s", "eval_s")
+    with (out / "runs.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(records)
+    with (out / "rows.jsonl").open("w") as handle:
+        for record in records:
+            for row in record["rows"]:
+                keys = {k: record[k] for k in ("task", "size", "loss", "seed")}
+                handle.write(json.dumps({**keys, **row}) + "\n")
 
 
 def load_records(out: Path) -> list[dict[str, Any]]:

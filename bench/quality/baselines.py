@@ -1,0 +1,83 @@
+"""Trivial baselines (and one skyline) per task and training-set size, scored by the same rules as the models.
+
+A comparison between losses means something only where the models learned the task, i.e. beat what
+one gets without learning it. Per task:
+
+* ``linreg``: ``zero`` (always 0.00), ``mean`` (the training set's mean y), ``problem_mean`` (the
+  training mean of the row's problem A-D: uses the problem letter, ignores x1, x2) are trivial;
+  ``least_squares`` (an ordinary least-squares plane per problem, fitted on the same training set) is
+  the skyline: it knows the task is linear and only has to estimate 12 numbers.
+* ``box``: ``mean_box`` (the training set's mean corners) and ``centre_mean_size`` (a box of the training
+  mean size around the given centre: copies half of the input) are trivial.
+
+Each baseline writes answer *text* in the task's format, which goes through the same `metricsft score`
+rules as the models' answers.
+
+>>> texts = baseline_texts("linreg", train_rows, eval_rows)    # doctest: +SKIP
+>>> sorted(texts)
+['least_squares', 'mean', 'problem_mean', 'zero']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from metricsft.templates import Box
+
+from bench.quality.tasks import BOX_IMAGE, box_answer
+
+TRIVIAL = {"linreg": ("zero", "mean", "problem_mean"), "box": ("mean_box", "centre_mean_size")}
+SKYLINE = {"linreg": ("least_squares",), "box": ()}
+
+
+def _linreg_xy(rows: list[dict[str, Any]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    problems = [r["meta"]["linreg"]["problem"] for r in rows]
+    x = np.array([[r["meta"]["linreg"]["x1"], r["meta"]["linreg"]["x2"], 1.0] for r in rows])
+    y = np.array([float(r["meta"]["truth"]["answer"]) for r in rows])
+    return problems, x, y
+
+
+def _number(value: float) -> str:
+    return f"{round(value, 2) + 0.0:.2f}"
+
+
+def linreg_baselines(train: list[dict[str, Any]], held_out: list[dict[str, Any]]) -> dict[str, list[str]]:
+    train_p, train_x, train_y = _linreg_xy(train)
+    eval_p, eval_x, _ = _linreg_xy(held_out)
+    by_problem = {p: np.array([q == p for q in train_p]) for p in set(train_p)}
+    problem_mean = {p: float(train_y[mask].mean()) for p, mask in by_problem.items()}
+    planes = {p: np.linalg.lstsq(train_x[mask], train_y[mask], rcond=None)[0] for p, mask in by_problem.items()}
+    return {
+        "zero": [_number(0.0)] * len(held_out),
+        "mean": [_number(float(train_y.mean()))] * len(held_out),
+        "problem_mean": [_number(problem_mean.get(p, float(train_y.mean()))) for p in eval_p],
+        "least_squares": [_number(float(x @ planes[p])) if p in planes else _number(float(train_y.mean()))
+                          for p, x in zip(eval_p, eval_x)],
+    }
+
+
+def box_baselines(train: list[dict[str, Any]], held_out: list[dict[str, Any]]) -> dict[str, list[str]]:
+    boxes = np.array([r["meta"]["truth"]["box"] for r in train], dtype=float)
+    mean = boxes.mean(axis=0)
+    width, height = float((boxes[:, 2] - boxes[:, 0]).mean()), float((boxes[:, 3] - boxes[:, 1]).mean())
+
+    def text(x1: float, y1: float, x2: float, y2: float) -> str:
+        clip = lambda v, hi: min(max(round(v), 0), hi)  # noqa: E731  (a box must lie in the image)
+        return box_answer(Box(clip(x1, BOX_IMAGE.width), clip(y1, BOX_IMAGE.height),
+                              clip(x2, BOX_IMAGE.width), clip(y2, BOX_IMAGE.height)))
+
+    centred = []
+    for row in held_out:
+        cx, cy = (int(v) for v in row["messages"][0]["content"].split()[0].split(","))
+        centred.append(text(cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2))
+    return {"mean_box": [text(*mean)] * len(held_out), "centre_mean_size": centred}
+
+
+def baseline_texts(task: str, train: list[dict[str, Any]], held_out: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Answer text per baseline name, one per held-out row."""
+    builders = {"linreg": linreg_baselines, "box": box_baselines}
+    if task not in builders:
+        raise ValueError(f"no baselines for task {task!r}; known: {', '.join(builders)}")
+    return builders[task](train, held_out)
