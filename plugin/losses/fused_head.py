@@ -32,8 +32,14 @@ from .registry import LossSpec
 from .targets import MetricTargets
 
 
-def _row_chunks(n_rows: int, vocab: int, chunk_rows: int | None):
-    step = chunk_rows or max(1, CHUNK_ELEMENTS // max(vocab, 1))
+# On an accelerator, few large chunks keep the head matmuls efficient (one ~1 GB fp32 block at
+# V=151,936 is ~1,700 rows); on CPU the logits path's 32M-element chunks are the faster size.
+ACCELERATOR_CHUNK_ELEMENTS = 1 << 28
+
+
+def _row_chunks(n_rows: int, vocab: int, chunk_rows: int | None, device: torch.device):
+    budget = CHUNK_ELEMENTS if device.type == "cpu" else ACCELERATOR_CHUNK_ELEMENTS
+    step = chunk_rows or max(1, budget // max(vocab, 1))
     for start in range(0, n_rows, step):
         yield start, min(n_rows, start + step)
 
@@ -53,7 +59,7 @@ class _HeadCrossEntropyWithMetricTerm(torch.autograd.Function):
         lse = torch.empty(n, dtype=cdt, device=hidden.device)
         picked = torch.empty(n, dtype=cdt, device=hidden.device)
         block = torch.zeros(rows.shape[0], cols.shape[1], dtype=cdt, device=hidden.device)
-        for s, e in _row_chunks(n, vocab, chunk_rows):
+        for s, e in _row_chunks(n, vocab, chunk_rows, hidden.device):
             logits = _head_logits(hidden[s:e], weight, bias).to(cdt)
             picked[s:e] = logits.gather(1, safe[s:e, None]).squeeze(1)
             # The metric rows that fall in this chunk (rows are sorted; no boolean index, no sync).
@@ -86,7 +92,7 @@ class _HeadCrossEntropyWithMetricTerm(torch.autograd.Function):
         # A half-precision head accumulates its gradient over chunks in fp32, cast once at the end.
         grad_w = torch.zeros(weight.shape, dtype=cdt, device=weight.device) if need_w else None
         grad_b = torch.zeros(vocab, dtype=cdt, device=weight.device) if need_b else None
-        for s, e in _row_chunks(n, vocab, ctx.chunk_rows):
+        for s, e in _row_chunks(n, vocab, ctx.chunk_rows, hidden.device):
             h = hidden[s:e].to(weight.dtype)
             g = _head_logits(h, weight, bias).to(cdt)
             g.sub_(lse[s:e, None]).exp_().mul_(coef[s:e, None])
@@ -102,7 +108,9 @@ class _HeadCrossEntropyWithMetricTerm(torch.autograd.Function):
             g_head = g.to(weight.dtype)
             if need_h:
                 grad_h[s:e] = (g_head @ weight).to(hidden.dtype)
-            if need_w:
+            if need_w and grad_w.dtype == h.dtype:
+                grad_w.addmm_(g_head.t(), h)
+            elif need_w:
                 grad_w.add_(g_head.t() @ h)
             if need_b:
                 grad_b.add_(g_head.sum(0, dtype=cdt))

@@ -46,7 +46,7 @@ def test_liger_patched_model_with_fused_head_equals_plain_logits_path(family, qw
     plain = tiny(family, vocab)
     patched = copy.deepcopy(plain)
     getattr(liger, f"apply_liger_kernel_to_{family}")(model=patched)  # rope, rms_norm, swiglu, fused linear CE
-    assert type(patched.model.norm).__module__.startswith("liger_kernel"), "Liger did not patch the model"
+    assert "Liger" in repr(patched.model.norm), "Liger did not patch the model"
     loss_fn = MetricLoss(qwen2_tokenizer, "ntil", {"gumbel": False})
     gen = torch.Generator().manual_seed(1)
     ids = torch.randint(1000, 20000, (2, 256), generator=gen)
