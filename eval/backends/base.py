@@ -11,6 +11,7 @@ moment it exists (a crash then loses at most the answers still in flight).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
@@ -36,6 +37,41 @@ class Request:
     max_new_tokens: int = 256
 
 
+@dataclass(frozen=True)
+class SamplingSpec:
+    """N samples per row for minimum-Bayes-risk decoding (``metricsft eval --decode mbr``).
+
+    Top-k is always off (vLLM's and OpenAI's default; HF's generation default of 50 is overridden),
+    so ``temperature`` and ``top_p`` alone define the distribution on every backend.
+
+    >>> spec = SamplingSpec(n=8, temperature=1.0, top_p=1.0, seed=0)
+    >>> spec.row_seed("gsm8k/test/0") == spec.row_seed("gsm8k/test/0") != spec.row_seed("gsm8k/test/1")
+    True
+    """
+
+    n: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"--samples must be >= 1, got {self.n}")
+        if not self.temperature > 0:
+            raise ValueError(f"--temperature must be > 0 for sampling, got {self.temperature} (use --decode greedy)")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"--top-p must be in (0, 1], got {self.top_p}")
+
+    def row_seed(self, row_id: str) -> int:
+        """The seed of one row's samples, derived from the run seed and the row id alone.
+
+        Seeding per row (not once per run) makes a row's samples independent of batching, of the
+        order rows run in and of which rows a resumed run still has to generate.
+        """
+        digest = hashlib.sha256(f"{self.seed}:{row_id}".encode("utf-8")).digest()
+        return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
 @runtime_checkable
 class Backend(Protocol):
     """The interface the runner needs. `generate` may yield in any order, but exactly once per id."""
@@ -43,6 +79,10 @@ class Backend(Protocol):
     name: str
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[str, str]]:
+        ...
+
+    def generate_samples(self, requests: Sequence[Request], spec: SamplingSpec) -> Iterator[tuple[str, list[str]]]:
+        """``spec.n`` sampled answers per row (seeded by ``spec.row_seed(id)``), same ordering contract."""
         ...
 
     def describe(self) -> dict[str, Any]:

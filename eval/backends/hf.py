@@ -1,4 +1,4 @@
-"""Hugging Face `generate` backend: batched, left-padded, greedy. For small runs, CPU and debugging.
+"""Hugging Face `generate` backend: batched, left-padded, greedy (or seeded samples for MBR). For small runs, CPU and debugging.
 
     >>> backend = HFBackend("path/to/model", batch_size=8)          # doctest: +SKIP
     >>> dict(backend.generate([Request("q1", [{"role": "user", "content": "2+2="}], max_new_tokens=4)]))  # doctest: +SKIP
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from metricsft.eval.backends.base import Request, check_request, load_image
+from metricsft.eval.backends.base import Request, SamplingSpec, check_request, load_image
 from metricsft.eval.backends.chat import PromptRenderer, decode_answer, load_chat_tokenizers, stop_token_ids
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -75,9 +75,8 @@ class HFBackend:
             batch = requests[start:start + self.batch_size]
             yield from zip([r.id for r in batch], self._generate_batch(batch))
 
-    def _generate_batch(self, batch: Sequence[Request]) -> list[str]:
-        import torch
-
+    def _inputs(self, batch: Sequence[Request]) -> Any:
+        """Left-padded model inputs of a batch of requests, on the model's device."""
         for request in batch:
             check_request(request)
         prompts = [self.prompt_text(r) for r in batch]
@@ -89,7 +88,12 @@ class HFBackend:
             )
         else:
             inputs = self.tokenizer(prompts, padding=True, return_tensors="pt", add_special_tokens=add_special)
-        inputs = inputs.to(self.device)
+        return inputs.to(self.device)
+
+    def _generate_batch(self, batch: Sequence[Request]) -> list[str]:
+        import torch
+
+        inputs = self._inputs(batch)
         longest = max(r.max_new_tokens for r in batch)
         with torch.inference_mode():
             output = self.model.generate(
@@ -102,6 +106,27 @@ class HFBackend:
         generated = output[:, inputs["input_ids"].shape[1]:].tolist()
         # Each row stops at its own budget, as if it had been generated alone.
         return [decode_answer(self.tokenizer, ids[: r.max_new_tokens], self.stop_ids) for ids, r in zip(generated, batch)]
+
+    def generate_samples(self, requests: Sequence[Request], spec: SamplingSpec) -> Iterator[tuple[str, list[str]]]:
+        """``spec.n`` samples per row from one ``generate`` call (``num_return_sequences``).
+
+        One row per call, under its own seed (``spec.row_seed``) in a forked RNG: HF's sampler draws
+        from torch's global RNG, so batching rows would make a row's samples depend on its batch mates.
+        """
+        import torch
+
+        devices = [self.model.device] if self.device.startswith("cuda") else []
+        for request in requests:
+            inputs = self._inputs([request])
+            with torch.random.fork_rng(devices=devices), torch.inference_mode():
+                torch.manual_seed(spec.row_seed(request.id))
+                output = self.model.generate(
+                    **inputs, max_new_tokens=request.max_new_tokens, do_sample=True, num_beams=1,
+                    num_return_sequences=spec.n, temperature=spec.temperature, top_p=spec.top_p, top_k=0,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+            generated = output[:, inputs["input_ids"].shape[1]:].tolist()
+            yield request.id, [decode_answer(self.tokenizer, ids, self.stop_ids) for ids in generated]
 
     def close(self) -> None:
         self.model = None

@@ -19,9 +19,9 @@ import random
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-from metricsft.eval.backends.base import BackendError, Request, check_request
+from metricsft.eval.backends.base import BackendError, Request, SamplingSpec, check_request
 from metricsft.eval.backends.chat import split_content
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -99,7 +99,22 @@ class OpenAIBackend:
 
     def complete(self, request: Request) -> str:
         """One chat completion with retries; returns the answer text."""
-        body = self.payload(request)
+        return self._answer_texts(request, self._post(request, self.payload(request)), 1)[0]
+
+    def complete_samples(self, request: Request, spec: SamplingSpec) -> list[str]:
+        """``spec.n`` sampled answers in one request (the API's ``n``), seeded with ``spec.row_seed``.
+
+        Servers may ignore ``seed`` (OpenAI calls it best effort; vLLM honours it), so samples from a
+        server are reproducible only as far as that server makes them.
+        """
+        body = {
+            **self.payload(request), "n": spec.n, "temperature": spec.temperature, "top_p": spec.top_p,
+            "seed": spec.row_seed(request.id),
+        }
+        return self._answer_texts(request, self._post(request, body), spec.n)
+
+    def _post(self, request: Request, body: dict[str, Any]) -> Any:
+        """POST with retries on transport errors, 5xx and 429; returns the 200 response."""
         last_error = ""
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -120,26 +135,38 @@ class OpenAIBackend:
                     f"row {request.id!r}: {self.url} answered HTTP {response.status_code} (not retried): "
                     f"{response.text[:500]}"
                 )
-            return self._answer_text(request, response)
+            return response
         raise BackendError(
             f"row {request.id!r}: no answer from {self.url} after {self.max_retries + 1} attempts "
             f"(last error: {last_error}); check the server or raise --max-retries / --timeout"
         )
 
-    def _answer_text(self, request: Request, response: Any) -> str:
+    def _answer_texts(self, request: Request, response: Any, n: int) -> list[str]:
+        """The ``n`` choices' message texts, in choice-index order."""
         try:
-            content = response.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as error:
+            choices = sorted(response.json()["choices"], key=lambda choice: choice.get("index", 0))
+            contents = [choice["message"]["content"] for choice in choices]
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
             raise BackendError(
-                f"row {request.id!r}: {self.url} returned no choices[0].message.content "
+                f"row {request.id!r}: {self.url} returned no choices[].message.content "
                 f"({type(error).__name__}): {response.text[:500]}"
             ) from error
-        if not isinstance(content, str):
-            raise BackendError(f"row {request.id!r}: message.content is {json.dumps(content)[:200]}, not text")
-        return content
+        if len(contents) != n:
+            raise BackendError(f"row {request.id!r}: {self.url} returned {len(contents)} choice(s), asked for {n}")
+        for content in contents:
+            if not isinstance(content, str):
+                raise BackendError(f"row {request.id!r}: message.content is {json.dumps(content)[:200]}, not text")
+        return contents
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[str, str]]:
         """Yield answers in completion order, keeping at most `concurrency` requests in flight."""
+        return self._pooled(requests, self.complete)
+
+    def generate_samples(self, requests: Sequence[Request], spec: SamplingSpec) -> Iterator[tuple[str, list[str]]]:
+        """Like `generate`, with ``spec.n`` samples per row (one request per row)."""
+        return self._pooled(requests, lambda request: self.complete_samples(request, spec))
+
+    def _pooled(self, requests: Sequence[Request], answer: Callable[[Request], Any]) -> Iterator[tuple[str, Any]]:
         pending = iter(requests)
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai") as pool:
             in_flight: dict[Future, str] = {}
@@ -147,7 +174,7 @@ class OpenAIBackend:
             def submit_next() -> None:
                 request = next(pending, None)
                 if request is not None:
-                    in_flight[pool.submit(self.complete, request)] = request.id
+                    in_flight[pool.submit(answer, request)] = request.id
 
             for _ in range(self.concurrency):
                 submit_next()

@@ -17,7 +17,7 @@ import os
 import queue
 from typing import Any, Iterator, Sequence
 
-from metricsft.eval.backends.base import BackendError, Request
+from metricsft.eval.backends.base import BackendError, Request, SamplingSpec
 
 
 def _visible_gpus() -> list[str] | None:
@@ -32,16 +32,20 @@ def _visible_gpus() -> list[str] | None:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def _replica(rank: int, gpus: list[str], kwargs: dict[str, Any], requests: list[Request], results: Any) -> None:
-    """Body of one replica process: build an engine on its GPUs, stream its shard's answers back."""
+def _replica(
+    rank: int, gpus: list[str], kwargs: dict[str, Any], requests: list[Request], results: Any,
+    spec: SamplingSpec | None = None,
+) -> None:
+    """Body of one replica process: build an engine on its GPUs, stream its shard's answers (or samples) back."""
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     try:
         from metricsft.eval.backends.vllm_offline import VLLMBackend
 
         backend = VLLMBackend(**kwargs)
         results.put(("ready", rank, backend.describe(), None))
-        for row_id, text in backend.generate(requests):
-            results.put(("answer", rank, row_id, text))
+        answers = backend.generate(requests) if spec is None else backend.generate_samples(requests, spec)
+        for row_id, answer in answers:
+            results.put(("answer", rank, row_id, answer))
         results.put(("done", rank, None, None))
     except BaseException as error:  # report, then die: the parent turns it into a BackendError
         results.put(("error", rank, f"{type(error).__name__}: {error}", None))
@@ -77,12 +81,19 @@ class DataParallelVLLMBackend:
         return {**first, "data_parallel_size": self.size, "gpus_per_replica": self.gpu_slices}
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[str, str]]:
+        return self._run_replicas(requests, None)
+
+    def generate_samples(self, requests: Sequence[Request], spec: SamplingSpec) -> Iterator[tuple[str, list[str]]]:
+        """Samples are seeded per row (``spec.row_seed``), so which replica draws a row does not matter."""
+        return self._run_replicas(requests, spec)
+
+    def _run_replicas(self, requests: Sequence[Request], spec: SamplingSpec | None) -> Iterator[tuple[str, Any]]:
         context = multiprocessing.get_context("spawn")  # CUDA cannot be forked once initialised
         results = context.Queue()
         shards = [list(requests[r::self.size]) for r in range(self.size)]
         # Not daemonic: each replica starts vLLM's own engine process, which daemons may not do.
         processes = [
-            context.Process(target=_replica, args=(r, self.gpu_slices[r], self.kwargs, shards[r], results),
+            context.Process(target=_replica, args=(r, self.gpu_slices[r], self.kwargs, shards[r], results, spec),
                             name=f"vllm-dp{r}")
             for r in range(self.size) if shards[r]
         ]

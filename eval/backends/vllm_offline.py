@@ -1,4 +1,4 @@
-"""vLLM offline backend: continuous batching in-process, greedy, images via `multi_modal_data`, LoRA.
+"""vLLM offline backend: continuous batching in-process, greedy or seeded samples, images via `multi_modal_data`, LoRA.
 
     >>> backend = VLLMBackend("path/to/model", tensor_parallel_size=2)   # doctest: +SKIP
     >>> for row_id, text in backend.generate(requests):                  # doctest: +SKIP
@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-from metricsft.eval.backends.base import BackendError, Request, check_request, load_image
+from metricsft.eval.backends.base import BackendError, Request, SamplingSpec, check_request, load_image
 from metricsft.eval.backends.chat import PromptRenderer, decode_answer, load_chat_tokenizers, stop_token_ids
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -102,6 +102,33 @@ class VLLMBackend:
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[str, str]]:
         from vllm import SamplingParams
 
+        def greedy(request: Request) -> Any:
+            return SamplingParams(
+                temperature=0.0, max_tokens=request.max_new_tokens, skip_special_tokens=False, detokenize=False
+            )
+
+        for row_id, output in self._stream(requests, greedy):
+            yield row_id, decode_answer(self.tokenizer, output.outputs[0].token_ids, self.stop_ids)
+
+    def generate_samples(self, requests: Sequence[Request], spec: SamplingSpec) -> Iterator[tuple[str, list[str]]]:
+        """``spec.n`` samples per row in ONE request (``SamplingParams(n=...)``: the prompt is prefilled
+        once and its KV cache shared by the samples), seeded per row so batching changes nothing."""
+        from vllm import SamplingParams
+
+        def sampled(request: Request) -> Any:
+            return SamplingParams(
+                n=spec.n, temperature=spec.temperature, top_p=spec.top_p, seed=spec.row_seed(request.id),
+                max_tokens=request.max_new_tokens, skip_special_tokens=False, detokenize=False,
+            )
+
+        for row_id, output in self._stream(requests, sampled):
+            samples = sorted(output.outputs, key=lambda completion: completion.index)
+            if len(samples) != spec.n:
+                raise BackendError(f"row {row_id!r}: vLLM returned {len(samples)} samples, asked for {spec.n}")
+            yield row_id, [decode_answer(self.tokenizer, c.token_ids, self.stop_ids) for c in samples]
+
+    def _stream(self, requests: Sequence[Request], params_for: Callable[[Request], Any]) -> Iterator[tuple[str, Any]]:
+        """Keep up to `max_in_flight` rows queued, step the engine, yield each row's output when finished."""
         engine = self.llm.llm_engine
         if engine.has_unfinished_requests():
             raise BackendError("the vLLM engine still has requests from an interrupted generate(); build a new backend")
@@ -114,12 +141,9 @@ class VLLMBackend:
                 request = next(queue, None)
                 if request is None:
                     return
-                params = SamplingParams(
-                    temperature=0.0, max_tokens=request.max_new_tokens, skip_special_tokens=False, detokenize=False
-                )
                 prompt = self.engine_prompt(request)
                 try:
-                    ids = self.llm.enqueue(prompt, params, lora_request=self.lora_request, use_tqdm=False)
+                    ids = self.llm.enqueue(prompt, params_for(request), lora_request=self.lora_request, use_tqdm=False)
                 except ValueError as error:  # e.g. prompt longer than max_model_len
                     raise BackendError(f"row {request.id!r}: vLLM rejected the prompt: {error}") from error
                 # enqueue returns the engine's internal id ("<external>-<random suffix>" in vLLM >= 0.11)
@@ -137,7 +161,7 @@ class VLLMBackend:
                     raise BackendError(f"vLLM returned an output for unknown request id {output.request_id!r}")
                 for key in keys_of.pop(row_id):
                     row_of.pop(key, None)
-                yield row_id, decode_answer(self.tokenizer, output.outputs[0].token_ids, self.stop_ids)
+                yield row_id, output
             top_up()
 
     def close(self) -> None:
