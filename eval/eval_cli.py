@@ -4,6 +4,7 @@
     $ .venv-vllm/bin/metricsft eval refcoco --model ./qwen2-vl --adapter ./lora --backend vllm \\
           --tensor-parallel-size 2 --data refcoco.jsonl --format qwen2_vl --out out/refcoco
     $ metricsft eval clock --backend openai --base-url http://127.0.0.1:8000/v1 --model served-name ...
+    $ metricsft eval gsm8k ... --out out/gsm8k --decode mbr --samples 8 --seed 0   # next to the greedy run
 
 Killed or crashed? Run the same command again: cached answers are kept, only missing rows run.
 """
@@ -46,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--extra-body", type=json.loads, default={},
                         help='openai: JSON merged into each request, e.g. \'{"skip_special_tokens": false}\' for vLLM')
     parser.add_argument("--media-dir", help="folder for relative image paths (default: the --data file's folder)")
+    mbr = parser.add_argument_group("MBR decoding", "sample N answers per row and keep the one a decision rule "
+                                    "picks (median, majority vote, box medoid, circular median: see README)")
+    mbr.add_argument("--decode", default="greedy", choices=["greedy", "mbr"], help="greedy (default) or mbr")
+    mbr.add_argument("--samples", type=int, default=8, help="mbr: samples per row (default 8)")
+    mbr.add_argument("--temperature", type=float, default=1.0, help="mbr: sampling temperature (default 1.0)")
+    mbr.add_argument("--top-p", type=float, default=1.0, help="mbr: nucleus sampling mass (default 1.0 = off)")
+    mbr.add_argument("--seed", type=int, default=0, help="mbr: seed; each row's samples use a seed derived from it "
+                     "and the row id, so they do not depend on batching or resuming")
+    mbr.add_argument("--mbr-rule", help="mbr: a decision rule other than the task's default, e.g. refcoco "
+                     "coordinate_median, gsm8k median")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--json", action="store_true", help="print results.json instead of the Markdown table")
     return parser
