@@ -89,10 +89,15 @@ class _HeadCrossEntropyWithMetricTerm(torch.autograd.Function):
         onehot = -supervised.to(cdt) * scale
         block_grad = block_grad * scale
         grad_h = torch.empty_like(hidden) if need_h else None
-        # A half-precision head accumulates its gradient over chunks in fp32, cast once at the end.
-        grad_w = torch.zeros(weight.shape, dtype=cdt, device=weight.device) if need_w else None
+        chunks = list(_row_chunks(n, vocab, ctx.chunk_rows, hidden.device))
+        # Over several chunks, a half-precision head accumulates its gradient in fp32 (cast once at
+        # the end); one chunk (few supervised rows) writes it directly, sparing a [V, H] fp32 buffer.
+        many = len(chunks) > 1
+        grad_w = None  # one chunk: assigned in the loop
+        if need_w and (many or not chunks):
+            grad_w = torch.zeros(weight.shape, dtype=cdt if many else weight.dtype, device=weight.device)
         grad_b = torch.zeros(vocab, dtype=cdt, device=weight.device) if need_b else None
-        for s, e in _row_chunks(n, vocab, ctx.chunk_rows, hidden.device):
+        for s, e in chunks:
             h = hidden[s:e].to(weight.dtype)
             g = _head_logits(h, weight, bias).to(cdt)
             g.sub_(lse[s:e, None]).exp_().mul_(coef[s:e, None])
@@ -108,7 +113,9 @@ class _HeadCrossEntropyWithMetricTerm(torch.autograd.Function):
             g_head = g.to(weight.dtype)
             if need_h:
                 grad_h[s:e] = (g_head @ weight).to(hidden.dtype)
-            if need_w and grad_w.dtype == h.dtype:
+            if need_w and not many:
+                grad_w = g_head.t() @ h
+            elif need_w and grad_w.dtype == h.dtype:
                 grad_w.addmm_(g_head.t(), h)
             elif need_w:
                 grad_w.add_(g_head.t() @ h)
