@@ -13,7 +13,7 @@ import pytest
 from metricsft.cli import main
 from metricsft.integrations.llamafactory.notices import yaml_scalar
 from metricsft.losses import LOSS_NAMES, get_loss
-from metricsft.metric_loss import VOCAB_KEYS
+from metricsft.metric_loss import FUSED_HEAD_KEY, VOCAB_KEYS
 
 
 def test_version_is_the_installed_distribution_version(capsys):
@@ -78,3 +78,4 @@ def test_train_help_lists_every_loss_argument_with_its_default(capsys):
             assert "(no arguments)" in block
     for key in VOCAB_KEYS:
         assert key in section.split()
+    assert f"{FUSED_HEAD_KEY}=auto" in section.split()

@@ -350,3 +350,14 @@ def test_dataset_without_numbers_warns_at_start(demo_model_dir, tmp_path, capsys
         "digits/w1): metric_loss ntil adds nothing there, the run is plain cross-entropy." in err
     )
     assert [row["metricsft/metric_tokens"] for row in read_trainer_log(tmp_path / "out")] == [0.0]
+
+
+def test_torchrun_workers_do_not_repeat_what_the_launcher_said(text_config, capsys, monkeypatch):
+    from metricsft.integrations.llamafactory.cli import ANNOUNCED_ENV
+
+    config, _ = text_config("worker", dataset=MISSING_DATASET)
+    monkeypatch.setenv(ANNOUNCED_ENV, "1")
+    err = stderr_until_data_loading([str(config), "metric_loss=ce", "metric_loss_args.metrics=[digits]"], capsys)
+    assert "metricsft train: metric_loss " not in err and "warning" not in err
+    # ... but every check still runs in the workers.
+    assert run_metricsft_train([str(config), "metric_loss=ntil", "metric_loss_args.metrics=[loc]"]) == 2

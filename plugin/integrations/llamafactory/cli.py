@@ -50,6 +50,9 @@ from metricsft.integrations.llamafactory.settings import (
 )
 
 WORKER_MODULE = "metricsft.integrations.llamafactory.worker"
+# Set by the launcher for its torchrun workers: it has already printed the start-up line and the
+# config warnings, so the workers (which still run every check) do not repeat them per node.
+ANNOUNCED_ENV = "METRICSFT_TRAIN_ANNOUNCED"
 
 
 def read_config(argv: Sequence[str]) -> dict[str, Any] | list[str]:
@@ -123,6 +126,7 @@ def torchrun_command(worker_argv: Sequence[str]) -> list[str]:
 def launch_torchrun(argv: Sequence[str]) -> int:
     """Re-run `argv` under torchrun; each worker parses the same argv and installs the loss."""
     env = dict(os.environ)
+    env[ANNOUNCED_ENV] = "1"
     if env.get("OPTIM_TORCH", "1").lower() in {"true", "y", "yes", "1"}:
         # Same DDP tuning LLaMA-Factory's launcher applies.
         env.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
@@ -141,8 +145,9 @@ def prepare(argv: Sequence[str]) -> tuple[MetricLossSettings | None, dict[str, A
     settings, rest = split_metric_settings(config, where=where)
     if rest == config:
         return None, rest, False  # no metricsft key: `llamafactory-cli train`, untouched
+    announce = os.environ.get(ANNOUNCED_ENV) != "1"
     ignored = ignored_metric_args(config, where)
-    if ignored:
+    if ignored and announce:
         warn(ignored_args_warning(ignored, where))
     if settings is not None:
         check_llamafactory_version()
@@ -153,10 +158,11 @@ def prepare(argv: Sequence[str]) -> tuple[MetricLossSettings | None, dict[str, A
         from metricsft.metric_loss import split_metric_args
 
         metric_loss = checked_metric_loss(settings, rest, where)
-        say(startup_line(metric_loss))
         unused = unused_vocabulary_warning(settings.loss, split_metric_args(settings.args)[0], where)
-        if unused is not None:
-            warn(unused)
+        if announce:
+            say(startup_line(metric_loss))
+            if unused is not None:
+                warn(unused)
     return settings, rest, True
 
 
@@ -171,7 +177,7 @@ def _default(field: dataclasses.Field) -> Any:
 def metric_loss_args_help() -> str:
     """The accepted `metric_loss_args` per loss with their defaults, read from the loss registry."""
     from metricsft.losses import LOSS_NAMES, get_loss
-    from metricsft.metric_loss import VOCAB_KEYS
+    from metricsft.metric_loss import FUSED_HEAD_KEY, VOCAB_KEYS, parse_fused_head
 
     lines = ["metric_loss and its metric_loss_args (defaults shown):"]
     for name in LOSS_NAMES:
@@ -181,6 +187,8 @@ def metric_loss_args_help() -> str:
         lines += textwrap.wrap(args or "(no arguments)", width=100, initial_indent=" " * 11, subsequent_indent=" " * 11)
     lines.append("  vocabulary keys, every loss (default metrics: [digits]):")
     lines.append(" " * 11 + " ".join(VOCAB_KEYS))
+    lines.append("  how the trainer runs the output head, every loss (auto | true | false):")
+    lines.append(" " * 11 + f"{FUSED_HEAD_KEY}={yaml_scalar(parse_fused_head(None))}")
     return "\n".join(lines)
 
 
