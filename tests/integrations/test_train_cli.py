@@ -316,7 +316,7 @@ def test_null_metric_loss_with_arguments_warns_that_they_are_ignored(text_config
         f"metricsft train: warning: metric_loss is null ({config}), so metric_loss_args {{lam: 0.5}} are ignored and "
         "this run trains plain LLaMA-Factory cross-entropy" in err
     )
-    assert "metricsft train: metric_loss " not in err  # no start-up line: nothing was installed
+    assert not any(line.startswith("metricsft train: metric_loss ") for line in err.splitlines())  # nothing installed
 
 
 def test_ce_with_vocabulary_keys_warns_that_ce_does_not_use_them(text_config, capsys):
@@ -358,6 +358,7 @@ def test_torchrun_workers_do_not_repeat_what_the_launcher_said(text_config, caps
     config, _ = text_config("worker", dataset=MISSING_DATASET)
     monkeypatch.setenv(ANNOUNCED_ENV, "1")
     err = stderr_until_data_loading([str(config), "metric_loss=ce", "metric_loss_args.metrics=[digits]"], capsys)
-    assert "metricsft train: metric_loss " not in err and "warning" not in err
+    # (Line starts only: LLaMA-Factory's logger may dump a stack with this test's source into stderr.)
+    assert [line for line in err.splitlines() if line.startswith("metricsft train: ")] == []
     # ... but every check still runs in the workers.
     assert run_metricsft_train([str(config), "metric_loss=ntil", "metric_loss_args.metrics=[loc]"]) == 2
