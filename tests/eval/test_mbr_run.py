@@ -16,7 +16,8 @@ from metricsft.eval.tasks import get_task
 from metricsft.templates import get_codec
 from tests.assets.build_assets import asset_path
 from tests.eval.servers.models import build_tiny_text_model
-from tests.eval.test_runner import gsm8k_rows, read_jsonl, write_rows
+from tests.eval.test_backends_hf import images, same_question_other_images  # noqa: F401 (fixture)
+from tests.eval.test_runner import read_jsonl, write_rows
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,32 @@ def test_textdet_is_refused_before_any_generation(tmp_path):
     with pytest.raises(ValueError, match="textdet is not supported"):
         run_eval(args)
     assert not any(tmp_path.iterdir())
+
+
+def test_cli_flags_reach_the_run_and_errors_are_one_line(tmp_path, capsys):
+    from metricsft.eval.eval_cli import build_parser, eval_main
+
+    common = ["--model", "m", "--backend", "hf", "--data", str(tmp_path / "d.jsonl"), "--format", "llama",
+              "--out", str(tmp_path / "out")]
+    values = vars(build_parser().parse_args(["gsm8k", *common, "--decode", "mbr", "--samples", "5",
+                                             "--temperature", "0.7", "--top-p", "0.9", "--seed", "3",
+                                             "--mbr-rule", "median"]))
+    assert {k: values[k] for k in ("decode", "samples", "temperature", "top_p", "seed", "mbr_rule")} == {
+        "decode": "mbr", "samples": 5, "temperature": 0.7, "top_p": 0.9, "seed": 3, "mbr_rule": "median"}
+    assert eval_main(["clock", *common, "--decode", "mbr", "--mbr-rule", "medoid"]) == 1
+    assert capsys.readouterr().err.strip() == ("metricsft eval: error: --mbr-rule 'medoid' does not apply to clock; "
+                                               "choose one of: circular_median")
+
+
+@pytest.mark.parametrize("asset", ["tiny_qwen2_vl", "tiny_llava", "tiny_paligemma"])
+def test_vlm_samples_expand_the_image_inputs(tiny_model_path, images, asset):
+    # num_return_sequences repeats pixel_values / image_grid_thw per sample; a wrong expansion fails or
+    # conditions samples on another image, and then the top-token-only samples would not be the greedy answer
+    backend = HFBackend(str(tiny_model_path(asset)))
+    requests = same_question_other_images(images[:2])
+    spec = SamplingSpec(n=2, seed=0)
+    samples = dict(backend.generate_samples(requests, spec))
+    assert dict(backend.generate_samples(requests[1:], spec)) == {"r1": samples["r1"]}
+    greedy = dict(backend.generate(requests))
+    nucleus = dict(backend.generate_samples(requests, SamplingSpec(n=2, top_p=1e-6, seed=0)))
+    assert nucleus == {k: [v, v] for k, v in greedy.items()}
