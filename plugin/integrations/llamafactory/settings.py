@@ -142,7 +142,7 @@ def validate_settings(settings: MetricLossSettings) -> None:
     the trainer builds the loss.
     """
     from metricsft.losses import LOSS_NAMES, get_loss
-    from metricsft.metric_loss import VOCAB_KEYS, split_metric_args
+    from metricsft.metric_loss import FUSED_HEAD_KEY, VOCAB_KEYS, parse_fused_head, split_metric_args
 
     if settings.loss not in LOSS_NAMES:
         raise MetricSettingsError(f"unknown {LOSS_KEY} {settings.loss!r}; valid losses: {', '.join(LOSS_NAMES)}")
@@ -152,9 +152,10 @@ def validate_settings(settings: MetricLossSettings) -> None:
     if unknown:
         raise MetricSettingsError(
             f"unknown {ARGS_KEY} {unknown} for {LOSS_KEY} {settings.loss!r}; valid arguments: "
-            f"{', '.join(spec.arg_names() + list(VOCAB_KEYS))}"
+            f"{', '.join(spec.arg_names() + list(VOCAB_KEYS) + [FUSED_HEAD_KEY])}"
         )
     try:
+        parse_fused_head(settings.args.get(FUSED_HEAD_KEY))
         spec.parse_args(loss_args)
     except (TypeError, ValueError) as err:
         raise MetricSettingsError(f"{ARGS_KEY}: {err}") from err
