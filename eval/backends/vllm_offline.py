@@ -45,6 +45,7 @@ class VLLMBackend:
         enforce_eager: bool | None = None,
         max_in_flight: int = 1024,
         seed: int = 0,
+        share_prompt_prefill: bool = True,
         **engine_kwargs: Any,
     ) -> None:
         if dtype not in DTYPES:
@@ -58,6 +59,7 @@ class VLLMBackend:
         from vllm import LLM
 
         self.model_path, self.adapter, self.max_in_flight = model, adapter, max_in_flight
+        self.share_prompt_prefill = share_prompt_prefill  # see generate_samples
         self.template_owner, self.tokenizer, self.model_type, self.is_vision = load_chat_tokenizers(model)
         self.renderer = PromptRenderer(self.template_owner, self.model_type, self.is_vision)
         self.stop_ids = stop_token_ids(_generation_config(model), self.tokenizer)
@@ -111,8 +113,15 @@ class VLLMBackend:
             yield row_id, decode_answer(self.tokenizer, output.outputs[0].token_ids, self.stop_ids)
 
     def generate_samples(self, requests: Sequence[Request], spec: SamplingSpec) -> Iterator[tuple[str, list[str]]]:
-        """``spec.n`` samples per row in ONE request (``SamplingParams(n=...)``: the prompt is prefilled
-        once and its KV cache shared by the samples), seeded per row so batching changes nothing."""
+        """``spec.n`` samples per row in ONE request (``SamplingParams(n=...)``), seeded per row so that
+        batching changes nothing.
+
+        vLLM fans such a request out into n child sequences that are scheduled together, so none of
+        them finds the prompt in the prefix cache and each prefills it again. With
+        `share_prompt_prefill` each chunk of rows is first prefilled by a one-token request; the n
+        children then read the prompt's KV blocks from the prefix cache (measured in
+        bench/mbr_cost.py). The samples are the same either way: only where the KV cache comes from differs.
+        """
         from vllm import SamplingParams
 
         def sampled(request: Request) -> Any:
@@ -121,11 +130,19 @@ class VLLMBackend:
                 max_tokens=request.max_new_tokens, skip_special_tokens=False, detokenize=False,
             )
 
-        for row_id, output in self._stream(requests, sampled):
-            samples = sorted(output.outputs, key=lambda completion: completion.index)
-            if len(samples) != spec.n:
-                raise BackendError(f"row {row_id!r}: vLLM returned {len(samples)} samples, asked for {spec.n}")
-            yield row_id, [decode_answer(self.tokenizer, c.token_ids, self.stop_ids) for c in samples]
+        def prefill_only(request: Request) -> Any:
+            return SamplingParams(temperature=0.0, max_tokens=1, detokenize=False)
+
+        for start in range(0, len(requests), self.max_in_flight):
+            chunk = requests[start:start + self.max_in_flight]
+            if self.share_prompt_prefill:
+                for _ in self._stream(chunk, prefill_only):
+                    pass
+            for row_id, output in self._stream(chunk, sampled):
+                samples = sorted(output.outputs, key=lambda completion: completion.index)
+                if len(samples) != spec.n:
+                    raise BackendError(f"row {row_id!r}: vLLM returned {len(samples)} samples, asked for {spec.n}")
+                yield row_id, [decode_answer(self.tokenizer, c.token_ids, self.stop_ids) for c in samples]
 
     def _stream(self, requests: Sequence[Request], params_for: Callable[[Request], Any]) -> Iterator[tuple[str, Any]]:
         """Keep up to `max_in_flight` rows queued, step the engine, yield each row's output when finished."""
