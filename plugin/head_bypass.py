@@ -116,8 +116,10 @@ class HiddenStateHead:
     def __init__(self, model: Any) -> None:
         base = unwrapped_model(model)
         self.model_name = type(base).__name__
+        self.model = base
         self.head: torch.nn.Linear = base.get_output_embeddings()
         self._returned: torch.Tensor | None = None
+        self._model_logits: torch.Tensor | None = None
         self._active = False
 
     @property
@@ -141,24 +143,33 @@ class HiddenStateHead:
         def remember(_module, _inputs, output):  # registered last: sees what the model receives
             self._returned = output
 
+        def remember_model_output(_module, _inputs, output):
+            # What the transformers model itself returns, before wrappers (DDP clones its outputs).
+            self._model_logits = output.get("logits") if isinstance(output, dict) else getattr(output, "logits", None)
+
         self.head.forward = _pass_through  # instance attribute: shadows nn.Linear.forward
-        handle = self.head.register_forward_hook(remember)
-        self._active, self._returned = True, None
+        handles = [self.head.register_forward_hook(remember), self.model.register_forward_hook(remember_model_output)]
+        self._active, self._returned, self._model_logits = True, None, None
         try:
             yield self
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
             del self.head.forward
-            self._active, self._returned = False, None
+            self._active, self._returned, self._model_logits = False, None, None
 
     def hidden_states_of(self, outputs: Any) -> torch.Tensor:
         """The hidden states the model returned as ``logits`` inside :meth:`bypassed`.
 
-        Raises when the model did not return the pass-through's output itself: its forward then
-        changes the logits after the head (or never called it), and the fused loss would be wrong.
+        Raises when the transformers model did not return the pass-through's output itself: its
+        forward then changes the logits after the head (or never called it), and the fused loss
+        would be wrong. ``outputs`` may come through wrappers (DDP hands back a clone that carries
+        its own backward hook), so the identity is checked on the model's own return value and
+        ``outputs.logits`` — the same values — is what the loss differentiates.
         """
         logits = outputs.get("logits") if isinstance(outputs, dict) else getattr(outputs, "logits", None)
-        if self._returned is None or logits is not self._returned:
+        returned = self._returned
+        if returned is None or self._model_logits is not returned or logits is None or logits.shape != returned.shape:
             raise RuntimeError(
                 f"{self.model_name} did not return its output head's result as logits (it transforms them after "
                 "lm_head, or skipped the head): the fused head cannot train it exactly. Set "
