@@ -124,7 +124,9 @@ def check_parsed_args(model_args: Any, finetuning_args: Any) -> None:
         )
     if getattr(model_args, "enable_liger_kernel", False):
         raise UnsupportedConfigError(
-            "`enable_liger_kernel: true` fuses the LM head with cross-entropy, so the model returns no "
-            "logits and the metric loss has nothing to work on. Remove enable_liger_kernel (or set it "
-            "to false) to train with metric_loss."
+            "`enable_liger_kernel: true` fuses the LM head with cross-entropy. metricsft's own fused head "
+            "(on by default) already skips the logits where there are no labels; Liger's other kernels "
+            "together with it were verified on a GPU only outside LLaMA-Factory (Qwen2, Llama), so "
+            "metricsft train does not combine them yet. Remove enable_liger_kernel (or set it to false) "
+            "to train with metric_loss."
         )
