@@ -6,7 +6,8 @@ in prose, code fences or a slightly different list syntax, so we try, in order:
 1. the codec on the whole text;
 2. the codec on each family-shaped object found inside the text (one Qwen2-VL box/quad, one run of
    PaliGemma ``<loc>`` tokens, one flat JSON object, one ``label: [...]`` list) — the codec still
-   decides what the numbers mean;
+   decides what the numbers mean; when no object is valid on its own, each fenced block and the JSON
+   list (``[{...}]``) inside the text are read whole (objects with nested fields);
 3. bare numbers: ``[x1, y1, x2, y2]``, ``(x1, y1, x2, y2)`` or ``(x1,y1),(x2,y2)`` for boxes, and
    lists of >= 3 points for polygons, read in the family's coordinate space (``codec.space``);
    PaliGemma's bare numbers are taken y-first like its ``<loc>`` tokens.
@@ -42,6 +43,8 @@ _POINT = rf"[\(\[]{_N},{_N}[\)\]]"
 _POINT_RUN = re.compile(rf"{_POINT}(?:\s*,?\s*{_POINT}){{2,}}")
 _FLAT_LIST = re.compile(rf"\[{_N}(?:,{_N}){{5,}}\]")
 
+_FENCE = re.compile(r"```(?:json)?[ \t]*\n?(.*?)```", re.S)  # fenced block (Qwen2.5-VL writes ```json)
+_JSON_LIST_START = re.compile(r"\[\s*\{")
 _MAX_TEXT = 50_000  # generations longer than this are cut: a runaway answer must not stall scoring
 
 
@@ -55,6 +58,16 @@ class ParsedRegions(Parsed[list[R]]):
     """
 
     rejected: tuple[str, ...] = ()
+
+
+def _whole_answers(text: str) -> Iterator[str]:
+    """The text, each fenced block, and the JSON list of objects inside prose (its first "[{" to the last "]")."""
+    yield text
+    for match in _FENCE.finditer(text):
+        yield match.group(1)
+    start = _JSON_LIST_START.search(text)
+    if start is not None:
+        yield text[start.start() : text.rfind("]") + 1]
 
 
 def _object_spans(text: str, codec: Codec, kind: str) -> Iterator[str]:
@@ -142,6 +155,10 @@ def _parse_regions(
         kept, rejected = _collect(iter(whole.value), check)
     else:
         kept, rejected = _collect(_codec_objects(parse, _object_spans(text, codec, kind)), check)
+        if not kept:  # a fenced block or JSON list the codec reads entirely (e.g. objects with nested fields)
+            block = next((r for r in (guarded(parse, t) for t in _whole_answers(text)) if r.ok and r.value), None)
+            if block is not None:
+                kept, rejected = _collect(iter(block.value), check)  # type: ignore[arg-type]
         if not kept and not rejected:  # nothing in the family's syntax: bare numbers
             kept, rejected = _collect(bare(text), check)
     if kept:

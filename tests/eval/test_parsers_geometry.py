@@ -181,3 +181,10 @@ def test_a_huge_number_in_one_object_keeps_the_others():
     parsed = parse_boxes(text, codec, IMAGE)
     assert len(parsed.value) == 1 and _close(parsed.value[0], BOXES[1], "qwen2_vl")
     assert parsed.rejected == ("a number with 5001 digits (parsers read at most 64)",)
+
+
+def test_qwen25_objects_with_nested_fields_are_read_whole():
+    # a flat-object scan cannot see these objects; the whole JSON list is read by the codec first
+    text = 'Found: [{"bbox_2d": [10, 20, 110, 220], "label": "cup", "attributes": {"color": "red"}}]'
+    parsed = parse_boxes(text, get_codec("qwen2_5_vl"), IMAGE)
+    assert parsed.ok and parsed.value[0].label == "cup" and parsed.rejected == ()
