@@ -56,6 +56,13 @@ class EvalArguments:
     extra_body: dict[str, Any] = field(default_factory=dict)
     media_dir: str | None = None  # relative image paths are resolved here (default: the data file's folder)
     progress: bool = True
+    # MBR decoding (metricsft.eval.decoding): N seeded samples per row, one answer chosen by a decision rule
+    decode: str = "greedy"
+    samples: int = 8
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    mbr_rule: str | None = None  # None: the task's default rule
 
 
 class AnswerCache:
@@ -242,6 +249,12 @@ def run_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]
     """Generate what is missing, score everything, write the result files; return results.json's content."""
     from metricsft.eval.tasks import get_task
 
+    if args.decode == "mbr":
+        from metricsft.eval.decoding.run import run_mbr_eval
+
+        return run_mbr_eval(args, backend_factory)
+    if args.decode != "greedy":
+        raise ValueError(f"--decode must be 'greedy' or 'mbr', got {args.decode!r}")
     total_start = time.perf_counter()
     task = get_task(args.task)
     rows = task.read_rows(args.data)
@@ -280,6 +293,10 @@ def run_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]
     results = {**report.to_json(), "run": run}
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     (out / "results.md").write_text(report.to_markdown().rstrip() + "\n\n" + run_markdown(run) + "\n")
+    if (out / "results_mbr.json").exists():  # an MBR run of this directory: show both side by side
+        from metricsft.eval.decoding.compare import write_results_markdown
+
+        write_results_markdown(out)
     return results
 
 
