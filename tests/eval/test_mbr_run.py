@@ -34,6 +34,7 @@ def clock_rows(n: int) -> list[dict]:
     } for i in range(n)]
 
 
+@pytest.mark.slow  # a real 135M model: ~20 s on 2 idle cores, minutes on a busy machine
 def test_smollm2_samples_are_seeded_per_row(smollm2_path):
     backend = HFBackend(str(smollm2_path), dtype="float32")
     requests = [Request(f"q{i}", [{"role": "user", "content": f"What is {i + 3} times 7?"}], max_new_tokens=4)
