@@ -1,7 +1,7 @@
 """Quality benchmark: does NTIL / DIST2Loss beat cross-entropy where cross-entropy itself learns?
 
     python -m bench.quality.run                      # full grid (see README.md); resumable
-    python -m bench.quality.run --smoke --out DIR    # 1 seed, 1 size, 30 steps, tiny eval (CI, ~2 min)
+    python -m bench.quality.run --smoke --out DIR    # 1 seed, 1 size, 10 steps, tiny eval (CI; 3-7 min on 2 busy cores)
 
 For every task x training-set size x loss x seed it writes an ordinary LLaMA-Factory SFT YAML (plus
 `metric_loss`) that trains a small Llama from scratch (`model.py`) and runs it with `metricsft train`;
@@ -67,9 +67,9 @@ class BenchConfig:
     sizes: tuple[int, ...] = (128, 512, 2048)
     control_size: int = 512  # the controls run at this training-set size only
     n_eval: int = 200
-    max_steps: int = 120  # the same number of steps (3,840 examples seen) at every size: a larger size only adds data
+    max_steps: int = 100  # the same number of steps (3,200 examples seen) at every size: a larger size only adds data
     batch_size: int = 32
-    learning_rate: float = 3e-3
+    learning_rate: float = 4e-3
     model: ModelSize = field(default_factory=ModelSize)
     cutoff_len: int = 96
     eval_batch_size: int = 200
@@ -78,7 +78,7 @@ class BenchConfig:
 
     @classmethod
     def smoke(cls) -> "BenchConfig":
-        return cls(seeds=(0,), sizes=(64,), control_size=64, n_eval=16, max_steps=30, eval_batch_size=16)
+        return cls(seeds=(0,), sizes=(64,), control_size=64, n_eval=16, max_steps=10, eval_batch_size=16)
 
     def jobs(self) -> list[tuple[str, int, str, int]]:
         """(task, size, loss, seed): the main grid first, then the controls; each seed-major, so a run
@@ -271,13 +271,13 @@ def task_data_from_json(blob: dict[str, Any]) -> TaskData:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="1 seed, 1 size (64 rows), 30 steps, 16 eval rows (CI)")
+    parser.add_argument("--smoke", action="store_true", help="1 seed, 1 size (64 rows), 10 steps, 16 eval rows (CI)")
     parser.add_argument("--out", type=Path, default=None, help=f"output folder (default {DEFAULT_OUT}[-smoke])")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=None)
     parser.add_argument("--losses", nargs="+", choices=tuple(LOSS_SPECS), default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=None)
     parser.add_argument("--sizes", nargs="+", type=int, default=None, help="training-set sizes (default 128 512 2048)")
-    parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps per run (default 120)")
+    parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps per run (default 100)")
     parser.add_argument("--jobs", type=int, default=4, help="worker processes (one thread each; default 4)")
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)  # internal: the claims folder
     args = parser.parse_args(argv)
