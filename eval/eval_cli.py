@@ -22,10 +22,12 @@ from metricsft.eval.runner import EvalArguments, run_eval
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from metricsft.eval.tasks import TASKS
+
     parser = argparse.ArgumentParser(
         prog="metricsft eval", description="Generate answers in batch, cache them as they arrive, resume, score."
     )
-    parser.add_argument("task", help="benchmark task, e.g. refcoco, textdet, clock, rewardbench, gsm8k, arithmetic")
+    parser.add_argument("task", choices=TASKS, help="benchmark whose rows to generate for and whose rules to score with")
     parser.add_argument("--model", required=True, help="model directory (hf/vllm) or served model name (openai)")
     parser.add_argument("--adapter", help="LoRA adapter directory (PEFT format; hf and vllm backends)")
     parser.add_argument("--backend", required=True, choices=list(BACKENDS))

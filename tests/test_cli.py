@@ -79,3 +79,15 @@ def test_train_help_lists_every_loss_argument_with_its_default(capsys):
     for key in VOCAB_KEYS:
         assert key in section.split()
     assert f"{FUSED_HEAD_KEY}=auto" in section.split()
+
+
+@pytest.mark.parametrize("command", ["eval", "score"])
+def test_usage_line_shows_the_task_choices(command, capsys):
+    from metricsft.eval.tasks import TASKS
+
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    assert usage.startswith(f"usage: metricsft {command} ")
+    assert "{" + ",".join(TASKS) + "}" in usage
