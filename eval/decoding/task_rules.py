@@ -28,7 +28,7 @@ from metricsft.eval.metrics.clock import DIAL_MINUTES, minutes_on_dial
 from metricsft.eval.parsers.answers import final_rational, flexible_extract, strict_match, to_fraction
 from metricsft.eval.parsers.clock import parse_clock_time
 from metricsft.eval.parsers.geometry import parse_boxes
-from metricsft.eval.parsers.judgements import parse_named_scores, parse_rating, parse_verdict
+from metricsft.eval.parsers.judgements import official_verdict, parse_named_scores, parse_rating
 from metricsft.eval.tasks.base import Task
 from metricsft.templates import Box, Codec
 from metricsft.templates.base import format_number
@@ -145,8 +145,10 @@ def _box_coordinate_median(samples: Sequence[str], row: dict, codec: Codec) -> D
 # -- judgements and scores (RewardBench) -----------------------------------------------------------
 
 def _verdicts(samples: Sequence[str]) -> Decision:
+    """Majority over the verdicts as the task reads them by default (RewardBench's official reading)."""
+
     def parse(text: str) -> str | None:
-        parsed = parse_verdict(text)
+        parsed = official_verdict(text)
         return parsed.value if parsed.ok else None
 
     return _pick(samples, parse, rules.majority_vote, str,

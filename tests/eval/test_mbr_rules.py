@@ -122,6 +122,9 @@ def test_rewardbench_rule_follows_the_row_mode():
     codec, decide = get_codec("llama"), mbr_rule("rewardbench")[1]
     pairwise = {"meta": {"truth": {"mode": "pairwise"}}}
     assert decide(["[[B]]", "[[A]]", "[[B]]", "?"], pairwise, codec).value == "B"
+    # verdicts are read as the task reads them (RewardBench's official reading: [[A]] anywhere wins, [[C]] = tie)
+    assert decide(["[[B]] or rather [[A]]", "[[C]]", "[[C]]"], pairwise, codec).value == "tie"
+    assert decide(["[[B]] or rather [[A]]", "[[A]]", "[[B]]"], pairwise, codec).value == "A"
     rating = {"meta": {"truth": {"mode": "rating"}}}
     decision = decide(["Rating: [[9]]", "[[2]]", "[[7]]", "[[8]]"], rating, codec)  # sorted 2 7 8 9 -> 7
     assert (decision.value, decision.chosen_sample) == (7.0, 2)
