@@ -45,7 +45,7 @@ class VLLMBackend:
         enforce_eager: bool | None = None,
         max_in_flight: int = 1024,
         seed: int = 0,
-        share_prompt_prefill: bool = True,
+        share_prompt_prefill: bool = False,
         **engine_kwargs: Any,
     ) -> None:
         if dtype not in DTYPES:
@@ -116,11 +116,11 @@ class VLLMBackend:
         """``spec.n`` samples per row in ONE request (``SamplingParams(n=...)``), seeded per row so that
         batching changes nothing.
 
-        vLLM fans such a request out into n child sequences that are scheduled together, so none of
-        them finds the prompt in the prefix cache and each prefills it again. With
-        `share_prompt_prefill` each chunk of rows is first prefilled by a one-token request; the n
-        children then read the prompt's KV blocks from the prefix cache (measured in
-        bench/mbr_cost.py). The samples are the same either way: only where the KV cache comes from differs.
+        vLLM fans such a request out into n child sequences scheduled together. `share_prompt_prefill`
+        first prefills each chunk's prompts with a one-token request so the children read the prompt's KV
+        blocks from the prefix cache; on CPU with SmolLM2 (bench/mbr_cost.py) that extra pass cost more
+        than it saved (8 samples: 1.9x greedy with it, 1.3x without), so it is off by default. The
+        samples are the same either way: only where the prompt's KV cache comes from differs.
         """
         from vllm import SamplingParams
 
