@@ -6,6 +6,7 @@ the refusals stop right after LLaMA-Factory parses the arguments.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -14,6 +15,8 @@ import pytest
 import torch
 import yaml
 
+from metricsft.integrations.llamafactory.notices import yaml_scalar
+from metricsft.losses import get_loss
 from tests.integrations.conftest import (
     EXAMPLES_DIR,
     FAST_TRAIN,
@@ -277,9 +280,13 @@ def test_startup_line_names_loss_arguments_and_vocabulary(text_config, capsys, d
     vocab = AutoTokenizer.from_pretrained(demo_model_dir).get_vocab()
     digits = sorted(token for token in vocab if token.isascii() and token.isdigit())
     assert digits == [str(d) for d in range(10)]  # the demo tokenizer: one token per digit, no prefixed forms
+    # Every argument of the registered loss, with its default unless set (alpha), in declaration order.
+    resolved = {f.name: f.default for f in dataclasses.fields(get_loss("dist2").args_type)} | {"alpha": 0.5}
+    args = ", ".join(f"{name}={yaml_scalar(value)}" for name, value in resolved.items())
+    assert "tau=1.0" in args and "distance=squared" in args
     assert line == (
-        "metricsft train: metric_loss dist2 (alpha=0.5, tau=1.0, distance=squared, normalize=full, target=distance, "
-        f"sigma=0.0, max_place_exponent=64); metric vocabulary: 10 of {len(vocab)} tokens in 1 group(s) (digits/w1 10)"
+        f"metricsft train: metric_loss dist2 ({args}); metric vocabulary: 10 of {len(vocab)} tokens in 1 group(s) "
+        "(digits/w1 10)"
     )
 
 
