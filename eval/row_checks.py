@@ -14,7 +14,12 @@ they are (``meta.task``, ``meta.family``), so a mismatch is refused up front, na
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Sequence
+
+# Special tokens (<|box_start|>, <loc0123>, </s>) and whitespace: LLaMA-Factory decodes its `label` with
+# skip_special_tokens=True and the tokenizer's own spacing, so only the rest must survive the round trip.
+_TOKEN_OR_SPACE = re.compile(r"<[^<>\s]{1,40}>|\s+")
 
 
 def _meta(row: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -43,4 +48,37 @@ def check_rows_fit(rows: Sequence[Mapping[str, Any]], task: str, family: str | N
             raise ValueError(
                 f"{where}: row {rid!r} was converted for family {row_family!r} but --format is {family!r}; pass "
                 f"--format {row_family} or convert the data again with --format {family}"
+            )
+
+
+def _reference(row: Mapping[str, Any]) -> str:
+    for message in reversed(row.get("messages") or []):
+        if isinstance(message, Mapping) and message.get("role") == "assistant":
+            return str(message.get("content") or "")
+    return ""
+
+
+def check_labels_align(predictions: Sequence[Mapping[str, Any]], converted: Sequence[Mapping[str, Any]], where: str) -> None:
+    """Raise ValueError when a prediction's ``label`` is not the converted row's answer at the same position.
+
+    The join of ``metricsft score --data`` is by position; a dataset that LLaMA-Factory shuffled
+    (``num_samples`` in dataset_info.json) or filtered would pair each answer with another row's truth.
+    Labels and answers are compared without special tokens and whitespace; rows where either is empty
+    are not compared.
+
+    >>> preds = [{"label": "the cat(1,2),(3,4)"}]
+    >>> check_labels_align(preds, [{"messages": [{"role": "assistant", "content": "the cat<|box_start|>(1,2),(3,4)"}]}], "p vs d")
+    >>> check_labels_align(preds, [{"id": "r7", "messages": [{"role": "assistant", "content": "(5,6),(7,8)"}]}], "p vs d")
+    Traceback (most recent call last):
+    ...
+    ValueError: p vs d: prediction row 0 has the label 'the cat(1,2),(3,4)' but row 'r7' of the data answers '(5,6),(7,8)'; the files are not in the same order (was the dataset shuffled or filtered by LLaMA-Factory, e.g. num_samples?)
+    """
+    for index, (prediction, row) in enumerate(zip(predictions, converted)):
+        label, answer = str(prediction.get("label") or ""), _reference(row)
+        bare_label, bare_answer = _TOKEN_OR_SPACE.sub("", label), _TOKEN_OR_SPACE.sub("", answer)
+        if bare_label and bare_answer and bare_label != bare_answer:
+            raise ValueError(
+                f"{where}: prediction row {index} has the label {label[:60]!r} but row {row.get('id', index)!r} of the "
+                f"data answers {answer[:60]!r}; the files are not in the same order (was the dataset shuffled or "
+                "filtered by LLaMA-Factory, e.g. num_samples?)"
             )

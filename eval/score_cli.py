@@ -4,6 +4,8 @@ PREDICTIONS.jsonl is LLaMA-Factory's ``generated_predictions.jsonl`` (``prompt``
 written by ``do_predict`` + ``predict_with_generate`` or ``scripts/vllm_infer.py``) or any JSONL whose rows
 carry ``predict`` plus converted-row fields. ``--data`` joins the converted dataset by row index, which
 brings the metadata the label text lacks (image size, RewardBench subset, do-not-care regions...).
+The join is checked: each prediction's ``label`` must be the data row's answer (special tokens and spaces
+aside), so a dataset LLaMA-Factory shuffled (``num_samples``) is refused instead of mis-scored.
 ``--limit N`` scores the first N rows of both files: LLaMA-Factory's ``max_samples: N`` predicts exactly
 the first N rows of the dataset, so pass the same N.
 
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from metricsft.eval.metrics.rewardbench import JUDGE_RULES
-from metricsft.eval.row_checks import check_rows_fit
+from metricsft.eval.row_checks import check_labels_align, check_rows_fit
 from metricsft.templates import FAMILIES
 
 if TYPE_CHECKING:  # the tasks are imported when a command runs, not when the CLI is built
@@ -41,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", dest="family", choices=FAMILIES,
                         help="model family that wrote the answers (default: the rows' meta.family; "
                         "llama for clock/rewardbench/gsm8k/arithmetic)")
-    parser.add_argument("--data", help="the converted dataset the predictions came from (joined by row index)")
+    parser.add_argument("--data", help="the converted dataset the predictions came from (joined by row index; each "
+                        "prediction's label must be that row's answer, compared without special tokens and spaces)")
     parser.add_argument("--limit", type=_positive_int,
                         help="score only the first N rows of the predictions and of --data (LLaMA-Factory "
                         "max_samples: N predicts the first N dataset rows)")
@@ -76,7 +79,10 @@ def _join(task: Task, rows: list[dict], args: argparse.Namespace) -> list[dict]:
             f"{args.predictions} has {len(rows)} rows but {args.data} has {len(converted)}; if the predictions were "
             f"made with LLaMA-Factory's max_samples (the first rows of the dataset), pass --limit {len(rows)}"
         )
-    return join_by_index(rows, converted, where=f"{args.predictions} vs {args.data}")
+    where = f"{args.predictions} vs {args.data}"
+    joined = join_by_index(rows, converted, where=where)  # refuses different lengths first
+    check_labels_align(rows, converted, where)
+    return joined
 
 
 def _family(task: str, rows: Sequence[dict], requested: str | None) -> str:

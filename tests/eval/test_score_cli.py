@@ -203,3 +203,31 @@ def test_judge_rules_option(tmp_path, capsys):
     with pytest.raises(SystemExit, match="2"):
         main(["score", "gsm8k", str(preds), "--judge-rules", "strict"])
     assert "rewardbench only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("family, tokenizer_fixture", [("qwen2_vl", "qwen2_tokenizer"), ("paligemma", "gemma_loc_tokenizer"),
+                                                       ("llava", "llama2_tokenizer"), ("llama", "llama3_tokenizer")])
+def test_labels_decoded_like_llamafactory_align_and_a_shuffle_is_refused(tmp_path, capsys, request, family, tokenizer_fixture):
+    from metricsft.templates import Box, ImageInfo, get_codec
+
+    tokenizer = request.getfixturevalue(tokenizer_fixture)
+    codec, image = get_codec(family), ImageInfo(1000, 500)
+    truths = [Box(100, 50, 300, 150, label="the cat"), Box(500, 200, 900, 450, label="a dog")]
+    converted, predictions = [], []
+    for i, box in enumerate(truths):
+        answer = codec.format_boxes([box], image)
+        converted.append({"id": f"refcoco/val/{i}", "messages": [{"role": "user", "content": "<image>find it"},
+                                                                  {"role": "assistant", "content": answer}],
+                          "meta": {"task": "refcoco", "family": family, "image_size": [1000, 500],
+                                   "truth": {"box": list(box.coords()), "phrase": box.label}}})
+        # LLaMA-Factory writes `label` as the decoded label ids with skip_special_tokens=True
+        label = tokenizer.decode(tokenizer(answer, add_special_tokens=False)["input_ids"], skip_special_tokens=True)
+        predictions.append({"prompt": "find it", "label": label, "predict": answer})
+    data = _write_jsonl(tmp_path / "data.jsonl", converted)
+    aligned = _write_jsonl(tmp_path / "aligned.jsonl", predictions)
+    code, out, err = _score(capsys, "refcoco", aligned, "--data", data, "--json")
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["acc@0.5"] == 1.0
+    shuffled = _write_jsonl(tmp_path / "shuffled.jsonl", predictions[::-1])
+    code, _, err = _score(capsys, "refcoco", shuffled, "--data", data)
+    assert code == 1 and "prediction row 0 has the label" in err and "not in the same order" in err
