@@ -4,9 +4,9 @@ A comparison between losses means something only where the models learned the ta
 one gets without learning it. Per task:
 
 * ``linreg``: ``zero`` (always 0.00), ``mean`` (the training set's mean y), ``problem_mean`` (the
-  training mean of the row's problem A-D: uses the problem letter, ignores x1, x2) are trivial;
-  ``least_squares`` (an ordinary least-squares plane per problem, fitted on the same training set) is
-  the skyline: it knows the task is linear and only has to estimate 12 numbers.
+  training mean of the row's line A-D: uses the letter, ignores x) are trivial; ``least_squares`` (an
+  ordinary least-squares line per letter, fitted on the same training set) is the skyline: it knows the
+  task is linear and only has to estimate 8 numbers.
 * ``box``: ``mean_box`` (the training set's mean corners) and ``centre_mean_size`` (a box of the training
   mean size around the given centre: copies half of the input) are trivial.
 
@@ -34,7 +34,7 @@ SKYLINE = {"linreg": ("least_squares",), "box": ()}
 
 def _linreg_xy(rows: list[dict[str, Any]]) -> tuple[list[str], np.ndarray, np.ndarray]:
     problems = [r["meta"]["linreg"]["problem"] for r in rows]
-    x = np.array([[r["meta"]["linreg"]["x1"], r["meta"]["linreg"]["x2"], 1.0] for r in rows])
+    x = np.array([[r["meta"]["linreg"]["x"], 1.0] for r in rows])
     y = np.array([float(r["meta"]["truth"]["answer"]) for r in rows])
     return problems, x, y
 
@@ -48,12 +48,12 @@ def linreg_baselines(train: list[dict[str, Any]], held_out: list[dict[str, Any]]
     eval_p, eval_x, _ = _linreg_xy(held_out)
     by_problem = {p: np.array([q == p for q in train_p]) for p in set(train_p)}
     problem_mean = {p: float(train_y[mask].mean()) for p, mask in by_problem.items()}
-    planes = {p: np.linalg.lstsq(train_x[mask], train_y[mask], rcond=None)[0] for p, mask in by_problem.items()}
+    lines = {p: np.linalg.lstsq(train_x[mask], train_y[mask], rcond=None)[0] for p, mask in by_problem.items()}
     return {
         "zero": [_number(0.0)] * len(held_out),
         "mean": [_number(float(train_y.mean()))] * len(held_out),
         "problem_mean": [_number(problem_mean.get(p, float(train_y.mean()))) for p in eval_p],
-        "least_squares": [_number(float(x @ planes[p])) if p in planes else _number(float(train_y.mean()))
+        "least_squares": [_number(float(x @ lines[p])) if p in lines else _number(float(train_y.mean()))
                           for p, x in zip(eval_p, eval_x)],
     }
 

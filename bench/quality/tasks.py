@@ -5,11 +5,11 @@ Every row is a LLaMA-Factory sharegpt row as `metricsft data convert` writes it 
 scored (`metricsft score`). Training sets are nested: the first 256 rows of the 1,024-row set are the
 256-row set, so a larger size only *adds* data.
 
-* ``linreg`` -- low-data linear regression with numeric outputs, in the spirit of the DIST2Loss paper's
-  meta linear regression: four regression problems ``A``..``D``, each y = w1*x1 + w2*x2 + b with its own
-  fixed weights, x1, x2 in [0, 1) with two decimals, Gaussian noise (sd 0.05) on y, y written with two
-  decimals. Prompt ``"C 0.37 0.82"`` -> answer ``"0.61"``. The model has to learn four planes from a few
-  hundred noisy examples; the noise floor is MAE ~0.04 (0.8 sd).
+* ``linreg`` -- low-data noisy linear regression with numeric outputs, in the spirit of the DIST2Loss
+  paper's meta linear regression: four lines ``A``..``D``, each y = w*x + b with its own fixed weights,
+  x in {0.0, 0.1, ..., 0.9}, Gaussian noise (sd 0.05) on y, y written with two decimals. Prompt
+  ``"C 0.7"`` -> answer ``"1.42"``. 40 distinct prompts: with 128 training rows each is seen ~3 times
+  with different noise, so the model has to average noisy numeric targets; the noise floor is MAE ~0.04.
 * ``box`` -- the box task: a box given by its centre and size on Qwen2-VL's 0-1000 grid (prompt
   ``"435,612 204x300"``) must be written as its corners the way Qwen2-VL writes a box, ``(333,462),(537,762)``
   (the `qwen2_vl` codec, see `box_answer`); scored by `metricsft score refcoco` (Acc@0.5, mean IoU).
@@ -52,10 +52,10 @@ class TaskData:
     n_eval: int
 
 
-def linreg_weights() -> dict[str, tuple[float, float, float]]:
-    """(w1, w2, b) per problem; fixed for the whole benchmark."""
+def linreg_weights() -> dict[str, tuple[float, float]]:
+    """(w, b) per line; fixed for the whole benchmark (slopes of either sign, |w| in [0.5, 1.5])."""
     rng = random.Random(WEIGHTS_SEED)
-    return {p: (round(rng.uniform(-1, 1), 2), round(rng.uniform(-1, 1), 2), round(rng.uniform(0.5, 1.5), 2))
+    return {p: (round(rng.choice((-1, 1)) * rng.uniform(0.5, 1.5), 2), round(rng.uniform(0.5, 1.5), 2))
             for p in LINREG_PROBLEMS}
 
 
@@ -64,14 +64,13 @@ def linreg_rows(rng: random.Random, n: int, split: str) -> list[dict[str, Any]]:
     rows = []
     for index in range(n):
         problem = rng.choice(LINREG_PROBLEMS)
-        x1, x2 = rng.randrange(100) / 100, rng.randrange(100) / 100
-        w1, w2, b = weights[problem]
-        y = round(w1 * x1 + w2 * x2 + b + rng.gauss(0.0, LINREG_NOISE), 2) + 0.0  # +0.0: no "-0.00"
+        x = rng.randrange(10) / 10
+        w, b = weights[problem]
+        y = round(w * x + b + rng.gauss(0.0, LINREG_NOISE), 2) + 0.0  # +0.0: no "-0.00"
         answer = f"{y:.2f}"
         rows.append(make_row(
-            row_id=f"linreg/{split}/{index}", codec=codec, prompt=f"{problem} {x1:.2f} {x2:.2f}", answer=answer,
-            task="arithmetic", split=split, truth=AnswerTruth(answer),
-            meta={"linreg": {"problem": problem, "x1": x1, "x2": x2}},
+            row_id=f"linreg/{split}/{index}", codec=codec, prompt=f"{problem} {x:.1f}", answer=answer,
+            task="arithmetic", split=split, truth=AnswerTruth(answer), meta={"linreg": {"problem": problem, "x": x}},
         ))
     return rows
 
@@ -116,8 +115,9 @@ def build_task(name: str, root: Path, sizes: tuple[int, ...], n_eval: int) -> Ta
     folder = root / name
     train = ROW_BUILDERS[name](random.Random(TRAIN_SEED), max(sizes), "train")
     held_out = ROW_BUILDERS[name](random.Random(EVAL_SEED), n_eval, "eval")
-    seen = {row["messages"][0]["content"] for row in train}
-    held_out = [row for row in held_out if row["messages"][0]["content"] not in seen]  # never score a training prompt
+    if name == "box":  # never score a training prompt (linreg has only 40 prompts: new noise, same inputs)
+        seen = {row["messages"][0]["content"] for row in train}
+        held_out = [row for row in held_out if row["messages"][0]["content"] not in seen]
     names = {}
     for size in sizes:
         names[size] = f"{name}_train_{size}"

@@ -95,8 +95,8 @@ def test_task_rows_round_trip_through_the_family_codecs():
     weights = tasks.linreg_weights()
     for row in tasks.linreg_rows(random.Random(0), 200, "train"):
         p = row["meta"]["linreg"]
-        w1, w2, b = weights[p["problem"]]
-        noise = float(row["messages"][1]["content"]) - (w1 * p["x1"] + w2 * p["x2"] + b)
+        w, b = weights[p["problem"]]
+        noise = float(row["messages"][1]["content"]) - (w * p["x"] + b)
         assert abs(noise) < 6 * tasks.LINREG_NOISE
 
 
@@ -118,9 +118,9 @@ def test_baselines_score_through_metricsft_score(tmp_path):
     ref = []
     for row in held_out:
         same = [t for t in train if t["meta"]["linreg"]["problem"] == row["meta"]["linreg"]["problem"]]
-        x = np.array([[t["meta"]["linreg"]["x1"], t["meta"]["linreg"]["x2"], 1.0] for t in same])
+        x = np.array([[t["meta"]["linreg"]["x"], 1.0] for t in same])
         coef = np.linalg.lstsq(x, np.array([float(t["messages"][1]["content"]) for t in same]), rcond=None)[0]
-        ref.append(round(float(coef @ [row["meta"]["linreg"]["x1"], row["meta"]["linreg"]["x2"], 1.0]), 2))
+        ref.append(round(float(coef @ [row["meta"]["linreg"]["x"], 1.0]), 2))
     assert maes["least_squares"] == pytest.approx(float(np.abs(np.array(ref) - truth).mean()), abs=1e-9)
     assert maes["least_squares"] < maes["problem_mean"] < maes["zero"]
 
