@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 from metricsft.eval.metrics.clock import clock_scores, time_gap_minutes
 from metricsft.eval.parsers.clock import parse_clock_time
-from metricsft.eval.report import Report
-from metricsft.eval.tasks.base import NO_PREDICTION, Task, count_reasons, row_id
+from metricsft.eval.report import Plot
+from metricsft.eval.tasks.base import Aggregate, Task
 from metricsft.templates import Codec
 
 
-class ClockTask(Task):
+class ClockTask(Task[tuple[int, int]]):
     name = "clock"
     max_new_tokens = 32
     rules = {
@@ -20,27 +22,26 @@ class ClockTask(Task):
         "parse_failure_rate": "share of rows with no readable time",
     }
 
-    def score_rows(self, rows: list[dict], texts: list[str | None], codec: Codec) -> Report:
-        per_row, reasons, gaps = [], [], []
-        for index, (row, text) in enumerate(zip(rows, texts)):
-            rid = row_id(row, index)
-            truth = self.truth(row)
-            if truth is not None:
-                true_time = (int(truth["hour"]), int(truth["minute"]))
-            else:
-                parsed_label = parse_clock_time(self.label(row, rid), codec)
-                if not parsed_label.ok:
-                    raise ValueError(f"row {rid!r}: reference has no time: {parsed_label.reason}")
-                true_time = parsed_label.value  # type: ignore[assignment]
-            parsed = parse_clock_time(text, codec) if text is not None else None
-            reason = NO_PREDICTION if parsed is None else parsed.reason
-            gap = time_gap_minutes(parsed.value, true_time) if parsed is not None and parsed.ok else None
-            reasons.append(reason)
-            gaps.append(gap)
-            per_row.append({
-                "id": rid, "truth": "%d:%02d" % true_time,
-                "predicted": None if gap is None else "%d:%02d" % parsed.value,  # type: ignore[union-attr]
-                "gap_minutes": gap, "reason": reason,
-            })
-        return Report(self.name, clock_scores(gaps), {"parsed": sum(g is not None for g in gaps)},
-                      count_reasons(reasons), per_row)
+    plots = (Plot("histogram", "time_gap_hist", key="gap_minutes", xlabel="time gap (minutes)", bins=24, range_=(0, 360)),)
+
+    def gold(self, row: Mapping[str, Any], rid: str, codec: Codec) -> tuple[int, int]:
+        truth = self.typed_truth(row, rid)
+        if truth is not None:
+            return (truth.hour, truth.minute)  # type: ignore[union-attr]
+        parsed = parse_clock_time(self.label(row, rid), codec)
+        if not parsed.ok:
+            raise ValueError(f"row {rid!r}: reference has no time: {parsed.reason}")
+        return parsed.value  # type: ignore[return-value]
+
+    def parse(self, text: str, gold: tuple[int, int], row: Mapping[str, Any], codec: Codec) -> tuple[Any, str | None]:
+        parsed = parse_clock_time(text, codec)
+        return parsed.value, parsed.reason
+
+    def score_one(self, gold: tuple[int, int], value: Any, reason: str | None, row: Mapping[str, Any]) -> dict[str, Any]:
+        gap = time_gap_minutes(value, gold) if reason is None else None
+        return {"truth": "%d:%02d" % gold, "predicted": None if gap is None else "%d:%02d" % value,
+                "gap_minutes": gap, "reason": reason}
+
+    def aggregate(self, entries: list[dict[str, Any]], failure_rate: float, codec: Codec, rows: Sequence[Mapping[str, Any]]) -> Aggregate:
+        gaps = [entry["gap_minutes"] for entry in entries]
+        return Aggregate(clock_scores(gaps), {"parsed": sum(g is not None for g in gaps)})

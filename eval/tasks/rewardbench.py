@@ -22,6 +22,7 @@ rate is reported next to it so that a judge cannot hide behind unparseable answe
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any, Mapping, Sequence
 
 from metricsft.eval.metrics.rewardbench import (
     JUDGE_RULES,
@@ -33,10 +34,11 @@ from metricsft.eval.metrics.rewardbench import (
     verdict_outcome,
 )
 from metricsft.eval.parsers.judgements import official_verdict, parse_rating, parse_verdict
-from metricsft.eval.report import Report
-from metricsft.eval.tasks.base import NO_PREDICTION, Task, count_reasons, row_id
-from metricsft.eval.tasks.reward_scores import score_reward_scores
+from metricsft.eval.report import CONFUSION, Report
+from metricsft.eval.tasks.base import Aggregate, Task, row_id
+from metricsft.eval.tasks.reward_scores import RewardScoresTask
 from metricsft.templates import Codec
+from metricsft.templates.rows import PairTruth
 
 _ACCURACY_RULE = {
     "official": "unweighted share of pairs won (RewardBench's generative rules): a pairwise verdict is [[A]] if "
@@ -48,7 +50,7 @@ _ACCURACY_RULE = {
 }
 
 
-class RewardBenchTask(Task):
+class RewardBenchTask(Task[PairTruth]):
     name = "rewardbench"
     max_new_tokens = 512
     #: "official" (RewardBench's generative script) or "strict"; see the module docstring
@@ -63,62 +65,63 @@ class RewardBenchTask(Task):
         "tie_rate": "share of pairs judged a tie ([[C]] or equal ratings); how ties score is in the accuracy rule",
     }
 
-    def _truth(self, row: dict, rid: str) -> dict:
-        truth = self.truth(row)
+    plots = (CONFUSION,)
+
+    def score_rows(self, rows: list[dict], texts: list[str | None], codec: Codec) -> Report:
+        if self.judge_rules not in JUDGE_RULES:
+            raise ValueError(f"judge_rules must be one of {', '.join(JUDGE_RULES)}, got {self.judge_rules!r}")
+        modes = {getattr(self.typed_truth(row, row_id(row, index)), "mode", None) for index, row in enumerate(rows)}
+        if "scores" in modes:
+            if len(modes) > 1:
+                raise ValueError(f"rows mix reward-score rows with {sorted(str(m) for m in modes if m != 'scores')} rows; score them separately")
+            return RewardScoresTask().score_rows(rows, texts, codec)
+        return super().score_rows(rows, texts, codec)
+
+    def gold(self, row: Mapping[str, Any], rid: str, codec: Codec) -> PairTruth:
+        truth = self.typed_truth(row, rid)
         if truth is not None:
-            return truth
+            return truth  # type: ignore[return-value]
         verdict = parse_verdict(self.label(row, rid))
         if not verdict.ok:
             raise ValueError(
                 f"row {rid!r}: no meta.truth and the reference is not a [[A]]/[[B]] verdict; pass the converted "
                 "dataset with --data to score ratings or per-subset results"
             )
-        return {"pair_id": rid, "subset": "unknown", "mode": "pairwise", "better": verdict.value}
+        return PairTruth(pair_id=rid, subset="unknown", mode="pairwise", swap=None, better=verdict.value)
 
-    def score_rows(self, rows: list[dict], texts: list[str | None], codec: Codec) -> Report:
-        if self.judge_rules not in JUDGE_RULES:
-            raise ValueError(f"judge_rules must be one of {', '.join(JUDGE_RULES)}, got {self.judge_rules!r}")
-        read_verdict = official_verdict if self.judge_rules == "official" else parse_verdict
-        tie = TIE_SCORE[self.judge_rules]
-        modes = {(self.truth(row) or {}).get("mode") for row in rows}
-        if "scores" in modes:
-            if len(modes) > 1:
-                raise ValueError(f"rows mix reward-score rows with {sorted(m for m in modes if m != 'scores')} rows; score them separately")
-            return score_reward_scores(self.name, rows, texts, codec)
-        per_row, reasons = [], []
+    def parse(self, text: str, gold: PairTruth, row: Mapping[str, Any], codec: Codec) -> tuple[Any, str | None]:
+        if gold.mode == "rating":
+            parsed = parse_rating(text, codec)
+        else:
+            parsed = (official_verdict if self.judge_rules == "official" else parse_verdict)(text)
+        return parsed.value, parsed.reason
+
+    def score_one(self, gold: PairTruth, value: Any, reason: str | None, row: Mapping[str, Any]) -> dict[str, Any]:
+        base = {"pair_id": gold.pair_id, "subset": gold.subset}
+        if gold.mode == "rating":
+            return {**base, "response": gold.response, "rating": value if reason is None else None, "reason": reason}
+        score = verdict_outcome(value if reason is None else None, gold.better, TIE_SCORE[self.judge_rules])
+        return {
+            **base, "swap": gold.swap, "truth_label": f"better={gold.better}",
+            "pred_label": value if reason is None else "no answer", "score": score, "reason": reason,
+            "_tie": reason is None and value == "tie",
+        }
+
+    def aggregate(self, entries: list[dict[str, Any]], failure_rate: float, codec: Codec, rows: Sequence[Mapping[str, Any]]) -> Aggregate:
         pair_subset: dict[str, str] = {}
         pair_score: dict[str, float] = {}
         ratings: dict[str, dict[str, float | None]] = defaultdict(dict)
         ties = 0
-        for index, (row, text) in enumerate(zip(rows, texts)):
-            rid = row_id(row, index)
-            truth = self._truth(row, rid)
-            pair_id, mode = str(truth["pair_id"]), truth.get("mode", "pairwise")
-            pair_subset[pair_id] = str(truth["subset"])
-            if mode == "pairwise":
-                verdict = read_verdict(text) if text is not None else None
-                reason = NO_PREDICTION if verdict is None else verdict.reason
-                pair_score[pair_id] = verdict_outcome(verdict.value if reason is None else None,  # type: ignore[union-attr]
-                                                      truth["better"], tie)
-                ties += reason is None and verdict.value == "tie"  # type: ignore[union-attr]
-                per_row.append({
-                    "id": rid, "pair_id": pair_id, "subset": pair_subset[pair_id], "swap": truth.get("swap"),
-                    "truth_label": f"better={truth['better']}", "pred_label": verdict.value if reason is None else "no answer",
-                    "score": pair_score[pair_id], "reason": reason,
-                })
-            elif mode == "rating":
-                which = truth.get("response")
-                if which not in ("chosen", "rejected"):
-                    raise ValueError(f"row {rid!r}: rating rows need meta.truth.response = 'chosen' or 'rejected'")
-                rating = parse_rating(text, codec) if text is not None else None
-                reason = NO_PREDICTION if rating is None else rating.reason
-                ratings[pair_id][which] = rating.value if reason is None else None  # type: ignore[union-attr]
-                per_row.append({"id": rid, "pair_id": pair_id, "subset": pair_subset[pair_id], "response": which,
-                                "rating": ratings[pair_id][which], "reason": reason})
-            else:
-                raise ValueError(f"row {rid!r}: meta.truth.mode must be 'pairwise' or 'rating', got {mode!r}")
-            reasons.append(reason)
+        for entry in entries:
+            pair_id = entry["pair_id"]
+            pair_subset[pair_id] = entry["subset"]
+            if "score" in entry:  # a pairwise verdict decides its pair alone
+                pair_score[pair_id] = entry["score"]
+                ties += entry["_tie"]
+            else:  # a rating row: the pair is decided by both ratings, below
+                ratings[pair_id][entry["response"]] = entry["rating"]
         incomplete = 0
+        pair_rows = []
         for pair_id, got in ratings.items():
             chosen, rejected = got.get("chosen"), got.get("rejected")
             if "chosen" not in got or "rejected" not in got:
@@ -127,11 +130,11 @@ class RewardBenchTask(Task):
                 pair_score[pair_id] = UNPARSEABLE_SCORE
                 label = "no answer"
             else:
-                pair_score[pair_id] = pair_outcome(chosen, rejected, tie=tie)
+                pair_score[pair_id] = pair_outcome(chosen, rejected, tie=TIE_SCORE[self.judge_rules])
                 ties += chosen == rejected
                 label = "chosen wins" if chosen > rejected else "tie" if chosen == rejected else "rejected wins"
-            per_row.append({"pair_id": pair_id, "subset": pair_subset[pair_id], "truth_label": "chosen better",
-                            "pred_label": label, "score": pair_score[pair_id]})
+            pair_rows.append({"pair_id": pair_id, "subset": pair_subset[pair_id], "truth_label": "chosen better",
+                              "pred_label": label, "score": pair_score[pair_id]})
         by_subset: dict[str, list[float]] = defaultdict(list)
         for pair_id, score in pair_score.items():
             by_subset[pair_subset[pair_id]].append(score)
@@ -140,11 +143,10 @@ class RewardBenchTask(Task):
         metrics = {
             **section_scores(subset_accuracy),
             "accuracy": sum(pair_score.values()) / n_pairs,
-            "parse_failure_rate": sum(r is not None for r in reasons) / (len(rows) or 1),
+            "parse_failure_rate": failure_rate,
             "tie_rate": ties / n_pairs,
             **{f"subset/{name}": acc for name, acc in subset_accuracy.items()},
         }
         counts = {"pairs": len(pair_score), "pairs_missing_a_rating": incomplete,
                   **{f"pairs/{name}": len(v) for name, v in sorted(by_subset.items())}}
-        return Report(self.name, metrics, counts, count_reasons(reasons), per_row,
-                      {"accuracy": _ACCURACY_RULE[self.judge_rules]})
+        return Aggregate(metrics, counts, pair_rows, {"accuracy": _ACCURACY_RULE[self.judge_rules]})

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 from metricsft.eval.metrics.textdet import TruthRegion, detection_scores, match_image
 from metricsft.eval.parsers.geometry import parse_boxes, parse_polygons
-from metricsft.eval.report import Report
-from metricsft.eval.tasks.base import NO_PREDICTION, Task, count_reasons, row_id
+from metricsft.eval.report import IOU_HISTOGRAM
+from metricsft.eval.tasks.base import Aggregate, Task
 from metricsft.templates import Codec
+from metricsft.templates.rows import DONT_CARE_TEXT
 
-DONT_CARE_TEXT = "###"
 
-
-class TextDetTask(Task):
+class TextDetTask(Task[list[TruthRegion]]):
     name = "textdet"
     max_new_tokens = 1024
     rules = {
@@ -25,10 +26,12 @@ class TextDetTask(Task):
         "detections); boxes are read as rectangles; an answer with some valid regions is not a failure",
     }
 
-    def _truths(self, row: dict, codec: Codec, rid: str) -> list[TruthRegion]:
-        truth = self.truth(row)
+    plots = (IOU_HISTOGRAM,)
+
+    def gold(self, row: Mapping[str, Any], rid: str, codec: Codec) -> list[TruthRegion]:
+        truth = self.typed_truth(row, rid)
         if truth is not None:
-            return [TruthRegion([tuple(p) for p in poly["points"]], bool(poly.get("dont_care"))) for poly in truth["polygons"]]
+            return [TruthRegion(list(region.points), region.dont_care) for region in truth.polygons]  # type: ignore[union-attr]
         parsed = parse_polygons(self.label(row, rid), codec, self.image_info(row))
         if not parsed.ok or parsed.rejected:  # a dropped truth region would silently raise recall
             why = parsed.reason or parsed.rejected[0]
@@ -50,34 +53,30 @@ class TextDetTask(Task):
             return rectangles, None, True, boxes.rejected
         return [], polygons.reason, False, polygons.rejected
 
-    def score_rows(self, rows: list[dict], texts: list[str | None], codec: Codec) -> Report:
-        per_row, reasons, images = [], [], []
-        read_as_boxes = 0
-        for index, (row, text) in enumerate(zip(rows, texts)):
-            rid = row_id(row, index)
-            truths = self._truths(row, codec, rid)
-            rejected: tuple[str, ...] = ()
-            if text is None:
-                detections, reason = [], NO_PREDICTION
-            else:
-                detections, reason, as_boxes, rejected = self._detections(text, codec, row)
-                read_as_boxes += as_boxes
-            match = match_image(truths, detections, malformed=len(rejected))
-            images.append(match)
-            reasons.append(reason)
-            per_row.append({
-                "id": rid, "matched": match.matched, "truths": match.truths, "detections": match.detections,
-                "ignored_detections": match.ignored_detections, "iou": list(match.match_ious), "reason": reason,
-                "rejected_regions": list(rejected),
-            })
+    def parse(self, text: str, gold: list[TruthRegion], row: Mapping[str, Any], codec: Codec) -> tuple[Any, str | None]:
+        detections, reason, as_boxes, rejected = self._detections(text, codec, row)
+        return (detections, as_boxes, rejected), reason
+
+    def score_one(self, gold: list[TruthRegion], value: Any, reason: str | None, row: Mapping[str, Any]) -> dict[str, Any]:
+        detections, as_boxes, rejected = value if value is not None else ([], False, ())
+        match = match_image(gold, detections, malformed=len(rejected))
+        return {
+            "matched": match.matched, "truths": match.truths, "detections": match.detections,
+            "ignored_detections": match.ignored_detections, "iou": list(match.match_ious), "reason": reason,
+            "rejected_regions": list(rejected), "_match": match, "_as_boxes": as_boxes,
+        }
+
+    def aggregate(self, entries: list[dict[str, Any]], failure_rate: float, codec: Codec, rows: Sequence[Mapping[str, Any]]) -> Aggregate:
+        images = [entry["_match"] for entry in entries]
+        read_as_boxes = sum(entry["_as_boxes"] for entry in entries)
         metrics = detection_scores(images)
-        metrics["parse_failure_rate"] = sum(r is not None for r in reasons) / (len(rows) or 1)
+        metrics["parse_failure_rate"] = failure_rate
         counts = {
             "matched": sum(m.matched for m in images),
             "truth_polygons": sum(m.truths for m in images),
             "detections": sum(m.detections for m in images),
             "ignored_detections": sum(m.ignored_detections for m in images),
             "answers_read_as_boxes": read_as_boxes,
-            "rejected_regions": sum(len(r["rejected_regions"]) for r in per_row),
+            "rejected_regions": sum(len(entry["rejected_regions"]) for entry in entries),
         }
-        return Report(self.name, metrics, counts, count_reasons(reasons), per_row)
+        return Aggregate(metrics, counts)
