@@ -208,6 +208,11 @@ class Codec(ABC):
     """
 
     family: str = ""
+    #: how people write the family's name, and a checkpoint to fine-tune (used in generated configs)
+    display_name: str = ""
+    example_model: str = ""
+    #: one line saying how boxes and polygons are written (generated config headers, docs)
+    geometry_syntax: str = ""
     #: LLaMA-Factory chat template that matches this family
     llamafactory_template: str = ""
     #: whether rows of this family carry an image (llama is text only)

@@ -15,6 +15,9 @@ from .coordinates import Pixels
 
 class LlamaCodec(BracketListCodec):
     family = "llama"
+    display_name = "Llama-3"
+    example_model = "meta-llama/Meta-Llama-3-8B-Instruct"
+    geometry_syntax = "[x1, y1, x2, y2] integer pixels of the original image"
     llamafactory_template = "llama3"
     has_images = False
     space = Pixels()

@@ -17,6 +17,9 @@ from .coordinates import PaddedSquare
 
 class LlavaCodec(BracketListCodec):
     family = "llava"
+    display_name = "LLaVA-1.5"
+    example_model = "llava-hf/llava-1.5-7b-hf"
+    geometry_syntax = "[x1, y1, x2, y2] (polygons [x1, y1, ..., xn, yn]) in [0,1] (3 decimals) on the image padded to a square"
     llamafactory_template = "llava"
     space = PaddedSquare(decimals=3)
     decimals = 3

@@ -21,6 +21,9 @@ _ITEM = re.compile(r"((?:<loc\d{4}>)+)(?:[ \t]*([^;<>\n]*[^;<>\s]))?")
 
 class PaliGemmaCodec(SeparatedObjectsCodec):
     family = "paligemma"
+    display_name = "PaliGemma"
+    example_model = "google/paligemma-3b-pt-224"
+    geometry_syntax = "<locY1><locX1><locY2><locX2> label (bins 0..1023), objects joined by ' ; '"
     llamafactory_template = "paligemma"
     space = LocBins()
     yx_order = True

@@ -33,6 +33,9 @@ def _is_number(value: Any) -> bool:
 
 class Qwen25VLCodec(ObjectListCodec):
     family = "qwen2_5_vl"
+    display_name = "Qwen2.5-VL"
+    example_model = "Qwen/Qwen2.5-VL-7B-Instruct"
+    geometry_syntax = 'JSON [{"bbox_2d": [x1,y1,x2,y2], "label": ...}] (polygons: "polygon": [[x,y], ...]) in pixels of the smart_resize\'d image'
     # LLaMA-Factory serves Qwen2.5-VL with the same chat template as Qwen2-VL.
     llamafactory_template = "qwen2_vl"
     space = ResizedPixels()

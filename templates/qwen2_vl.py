@@ -34,6 +34,9 @@ _QUAD_SPAN = re.compile(rf"{_PROSE_REF}{re.escape(QUAD_START)}.*?{re.escape(QUAD
 
 class Qwen2VLCodec(SeparatedObjectsCodec):
     family = "qwen2_vl"
+    display_name = "Qwen2-VL"
+    example_model = "Qwen/Qwen2-VL-7B-Instruct"
+    geometry_syntax = 'boxes <|box_start|>(x1,y1),(x2,y2)<|box_end|> on a 0-1000 grid; quads <|quad_start|>...<|quad_end|>'
     llamafactory_template = "qwen2_vl"
     space = Grid1000()
     label_forbidden = "<>|"

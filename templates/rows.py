@@ -139,7 +139,7 @@ class PairTruth(_Truth):
     pair_id: str
     subset: str
     mode: str
-    swap: bool
+    swap: bool | None
     better: str | None
     response: str | None = None
 
@@ -158,8 +158,11 @@ class PairTruth(_Truth):
         if mode == "rating" and response not in ("chosen", "rejected"):
             raise RowError(f"row {where!r}: rating rows need meta.truth.response = 'chosen' or 'rejected'")
         better = data.get("better") if mode == "rating" else _get(data, "better", str, where)
+        swap = data.get("swap")
+        if swap is not None and not isinstance(swap, bool):
+            raise RowError(f"row {where!r}: meta.truth.swap must be true or false, got {swap!r}")
         return cls(str(_get(data, "pair_id", (str, int), where)), str(_get(data, "subset", str, where)), mode,
-                   bool(data.get("swap", False)), better, response)
+                   swap, better, response)
 
 
 @dataclass(frozen=True)

@@ -70,3 +70,21 @@ def test_llamafactory_and_metricsft_accept_the_keys(family: str, task: str) -> N
     vocab_args, loss_args = split_metric_args(ours["metric_loss_args"])
     get_loss(ours["metric_loss"]).parse_args(loss_args)
     assert set(vocab_args.get("metrics", ["digits"])) <= {"digits", "loc"}
+
+
+def test_checked_in_configs_are_the_generator_output() -> None:
+    from metricsft.data_configs.task_configs import expected_files, pairs
+
+    assert sorted(pairs()) == sorted(EXPECTED)
+    for path, text in expected_files().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.name} differs from data_configs/task_configs.py; run python -m metricsft.data_configs.task_configs"
+        )
+
+
+@pytest.mark.parametrize(("family", "task"), EXPECTED)
+def test_header_describes_the_task_answer(family: str, task: str) -> None:
+    _, text = load(family, task)
+    numbers = next(line for line in text.splitlines() if line.startswith("# Numbers are written as"))
+    geometry = get_codec(family).geometry_syntax
+    assert (geometry in numbers) == (task in ("refcoco", "textdet")), numbers
