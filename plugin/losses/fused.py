@@ -93,6 +93,22 @@ def metric_term_with_grads(
     return extra, block_grad.masked_fill(~valid, 0.0), lse_grad
 
 
+def add_block_gradient(
+    chunk: torch.Tensor, start: int, end: int, rows: torch.Tensor, cols: torch.Tensor, block_grad: torch.Tensor
+) -> None:
+    """Add the metric block's gradient into ``chunk``, the [end - start, V] gradient of rows [start, end).
+
+    Rows outside the chunk add zeros (a masked add instead of a boolean index: no host sync).
+    """
+    inside = (rows >= start) & (rows < end)
+    local = (rows - start).clamp(0, end - start - 1)
+    chunk.index_put_(
+        (local[:, None].expand_as(cols), cols),
+        torch.where(inside[:, None], block_grad, torch.zeros_like(block_grad)),
+        accumulate=True,
+    )
+
+
 class _CrossEntropyWithMetricTerm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, labels, normaliser, rows, cols, valid, term_fn):  # noqa: D401
@@ -131,13 +147,7 @@ class _CrossEntropyWithMetricTerm(torch.autograd.Function):
             torch.sub(logits[s:e], lse[s:e, None], out=chunk)
             chunk.exp_().mul_(coef[s:e, None])  # softmax * coef
             chunk.scatter_add_(1, safe[s:e, None], onehot[s:e, None])
-            inside = (rows >= s) & (rows < e)
-            local = (rows - s).clamp(0, e - s - 1)
-            chunk.index_put_(
-                (local[:, None].expand_as(cols), cols),
-                torch.where(inside[:, None], block_grad, torch.zeros_like(block_grad)),
-                accumulate=True,
-            )
+            add_block_gradient(chunk, s, e, rows, cols, block_grad)
             if scratch is not None:
                 grad[s:e].copy_(chunk)
         return grad, None, None, None, None, None, None

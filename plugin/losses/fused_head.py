@@ -27,7 +27,7 @@ import torch
 from ..spans import IGNORE_INDEX
 from ..vocab import MetricVocab
 from .functional import LossOutput, metric_loss_over_labels
-from .fused import CHUNK_ELEMENTS, TermFn, compute_dtype, metric_term_with_grads
+from .fused import CHUNK_ELEMENTS, TermFn, add_block_gradient, compute_dtype, metric_term_with_grads
 from .registry import LossSpec
 from .targets import MetricTargets
 
@@ -102,13 +102,7 @@ class _HeadCrossEntropyWithMetricTerm(torch.autograd.Function):
             g = _head_logits(h, weight, bias).to(cdt)
             g.sub_(lse[s:e, None]).exp_().mul_(coef[s:e, None])
             g.scatter_add_(1, safe[s:e, None], onehot[s:e, None])
-            inside = (rows >= s) & (rows < e)
-            local = (rows - s).clamp(0, e - s - 1)
-            g.index_put_(
-                (local[:, None].expand_as(cols), cols),
-                torch.where(inside[:, None], block_grad, torch.zeros_like(block_grad)),
-                accumulate=True,
-            )
+            add_block_gradient(g, s, e, rows, cols, block_grad)
             # The logits path hands the head a gradient in the logits' dtype: round the same way.
             g_head = g.to(weight.dtype)
             if need_h:
