@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from metricsft.eval.backends import BACKENDS, BackendError
+from metricsft.eval.metrics.rewardbench import JUDGE_RULES
 from metricsft.eval.runner import EvalArguments, run_eval
 
 
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--extra-body", type=json.loads, default={},
                         help='openai: JSON merged into each request, e.g. \'{"skip_special_tokens": false}\' for vLLM')
     parser.add_argument("--media-dir", help="folder for relative image paths (default: the --data file's folder)")
+    parser.add_argument("--judge-rules", choices=JUDGE_RULES,
+                        help="rewardbench only: 'official' (default; RewardBench's generative script: [[A]] anywhere "
+                        "wins, a tie scores 0.5) or 'strict' (one distinct verdict, a tie scores 0)")
     mbr = parser.add_argument_group("MBR decoding", "sample N answers per row and keep the one a decision rule "
                                     "picks (median, majority vote, box medoid, circular median: see README)")
     mbr.add_argument("--decode", default="greedy", choices=["greedy", "mbr"], help="greedy (default) or mbr")

@@ -63,6 +63,7 @@ class EvalArguments:
     top_p: float = 1.0
     seed: int = 0
     mbr_rule: str | None = None  # None: the task's default rule
+    judge_rules: str | None = None  # rewardbench: "official" (default) or "strict" (see metricsft.eval.tasks.rewardbench)
 
 
 class AnswerCache:
@@ -145,6 +146,18 @@ def backend_kwargs(args: EvalArguments) -> dict[str, Any]:
             "max_retries": args.max_retries, "timeout": args.timeout, "extra_body": args.extra_body,
         }
     raise ValueError(f"unknown backend {args.backend!r}; choose hf, vllm or openai")
+
+
+def task_for(args: EvalArguments) -> Any:
+    """The task ``args.task`` with the scoring options of ``args`` applied (``--judge-rules``)."""
+    from metricsft.eval.tasks import get_task
+
+    task = get_task(args.task)
+    if args.judge_rules is not None:
+        if not hasattr(task, "judge_rules"):
+            raise ValueError(f"--judge-rules applies to rewardbench only, not {args.task}")
+        task.judge_rules = args.judge_rules
+    return task
 
 
 def build_requests(task: Any, rows: Sequence[dict], args: EvalArguments) -> list[Request]:
@@ -247,8 +260,6 @@ def prediction_rows(rows: Sequence[dict], requests: Sequence[Request], answers: 
 
 def run_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]:
     """Generate what is missing, score everything, write the result files; return results.json's content."""
-    from metricsft.eval.tasks import get_task
-
     if args.decode == "mbr":
         from metricsft.eval.decoding.run import run_mbr_eval
 
@@ -256,7 +267,7 @@ def run_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]
     if args.decode != "greedy":
         raise ValueError(f"--decode must be 'greedy' or 'mbr', got {args.decode!r}")
     total_start = time.perf_counter()
-    task = get_task(args.task)
+    task = task_for(args)
     rows = task.read_rows(args.data)
     if args.limit is not None:
         rows = rows[: args.limit]

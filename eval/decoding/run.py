@@ -32,6 +32,7 @@ from metricsft.eval.runner import (
     check_run_identity,
     generate_missing,
     installed_versions,
+    task_for,
 )
 from metricsft.templates import get_codec
 
@@ -83,12 +84,10 @@ def spread_summary(decisions: Sequence[Decision]) -> dict[str, float]:
 
 def run_mbr_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]:
     """Sample what is missing, choose one answer per row, score, write the MBR result files."""
-    from metricsft.eval.tasks import get_task
-
     total_start = time.perf_counter()
     rule_name, rule = mbr_rule(args.task, args.mbr_rule)  # before any generation: an unsupported task fails fast
     spec = SamplingSpec(n=args.samples, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
-    task = get_task(args.task)
+    task = task_for(args)
     rows = task.read_rows(args.data)
     if args.limit is not None:
         rows = rows[: args.limit]

@@ -1,4 +1,4 @@
-"""`metricsft eval` refuses data it could not score BEFORE generating anything (real tasks, real runner)."""
+"""`metricsft eval`: data it could not score is refused BEFORE generating; scoring options reach the scorer."""
 
 from __future__ import annotations
 
@@ -46,3 +46,27 @@ def test_unscorable_data_is_refused_before_generation(tmp_path, task, family, ro
     with pytest.raises((ValueError, KeyError), match=message):
         run_eval(args, backend_factory=_never_generate)
     assert not (tmp_path / "out" / "answers.jsonl").exists()
+
+
+def test_eval_judge_rules_reach_the_scorer(tmp_path, capsys):
+    from metricsft.eval.eval_cli import eval_main
+
+    judgements = {"tie": "[[C]]", "both": "[[A]] ... [[B]]", "right": "[[B]]"}
+    rows = [{"id": rid, "messages": [{"role": "user", "content": "which is better?"}, {"role": "assistant", "content": "[[B]]"}],
+             "meta": {"task": "rewardbench", "family": "llama",
+                      "truth": {"pair_id": rid, "subset": "hep-go", "mode": "pairwise", "swap": True, "better": "B"}}}
+            for rid in judgements]
+    data = _write(tmp_path / "data.jsonl", rows)
+    expected = {"official": (0.5 + 0.0 + 1.0) / 3, "strict": (0.0 + 0.5 + 1.0) / 3}  # [[A]] wins officially
+    for rules, accuracy in expected.items():
+        out = tmp_path / rules
+        out.mkdir()
+        # every answer already cached: the run only scores (a backend would be started for missing rows)
+        _write(out / "answers.jsonl", [{"id": rid, "answer": text} for rid, text in judgements.items()])
+        argv = ["rewardbench", "--model", "unused", "--backend", "hf", "--data", str(data), "--format", "llama",
+                "--out", str(out), "--no-progress", "--json"] + (["--judge-rules", rules] if rules == "strict" else [])
+        assert eval_main(argv) == 0
+        assert json.loads(capsys.readouterr().out)["metrics"]["accuracy"] == pytest.approx(accuracy)
+    assert eval_main(["gsm8k", "--model", "m", "--backend", "hf", "--data", str(data), "--format", "llama",
+                      "--out", str(tmp_path / "g"), "--judge-rules", "strict"]) == 1
+    assert "rewardbench only" in capsys.readouterr().err
