@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metricsft data", description="Convert official raw data to LLaMA-Factory datasets.")
     sub = parser.add_subparsers(dest="action", required=True)
     conv = sub.add_parser("convert", help="convert one benchmark's raw files into sharegpt JSONL + dataset_info.json")
-    conv.add_argument("task", choices=list(CONVERTERS))
+    conv.add_argument("task", choices=CONVERTERS.names)
     conv.add_argument("--src", required=True, help="raw data: a file, a folder, or generate:MODULE (arithmetic)")
     conv.add_argument("--format", dest="family", required=True, help=f"model family: {', '.join(FAMILIES)}")
     conv.add_argument("--out", required=True, help="output folder (gets NAME.jsonl and dataset_info.json)")

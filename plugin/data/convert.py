@@ -5,26 +5,21 @@
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
+from metricsft.registry import Registry
 from metricsft.templates import get_codec
 
 from .common import ConversionError, ConvertOptions, Invalid
 from .writer import write_dataset
 
-# task -> module under metricsft.data with a `convert(options, codec)` generator
-CONVERTERS: dict[str, str] = {
-    "refcoco": "refcoco",
-    "textdet": "textdet",
-    "clock": "clock",
-    "rewardbench": "rewardbench",
-    "gsm8k": "gsm8k",
-    "arithmetic": "arithmetic",
-}
+# task -> the `convert(options, codec)` generator of its module, imported on first use
+CONVERTERS: Registry[Callable[..., Iterator[dict[str, Any] | Invalid]]] = Registry("task", {
+    task: f"{__package__}.{task}:convert" for task in ("refcoco", "textdet", "clock", "rewardbench", "gsm8k", "arithmetic")
+})
 
 
 @dataclass
@@ -56,15 +51,13 @@ def dataset_name(options: ConvertOptions) -> str:
 
 def run_conversion(options: ConvertOptions, progress: bool = True) -> ConversionSummary:
     """Convert ``options.src`` and write ``OUT/<name>.jsonl`` + ``OUT/dataset_info.json``."""
-    if options.task not in CONVERTERS:
-        raise ConversionError(f"unknown task {options.task!r}; choose one of: {', '.join(CONVERTERS)}")
     try:
+        convert = CONVERTERS.load(options.task)
         codec = get_codec(options.family)
-    except ValueError as err:
+    except ValueError as err:  # an unknown task or family: the registry's message lists the valid names
         raise ConversionError(str(err)) from err
     if options.limit is not None and options.limit < 1:
         raise ConversionError(f"--limit must be at least 1, got {options.limit}")
-    module = importlib.import_module(f"{__package__}.{CONVERTERS[options.task]}")
 
     from tqdm import tqdm
 
@@ -72,7 +65,7 @@ def run_conversion(options: ConvertOptions, progress: bool = True) -> Conversion
     seen: dict[str, int] = {}
     skipped: Counter = Counter()
     bar = tqdm(desc=f"convert {options.task}", unit="row", disable=not progress)
-    for item in module.convert(options, codec):
+    for item in convert(options, codec):
         if isinstance(item, Invalid):
             if not options.skip_invalid:
                 raise ConversionError(f"{item.message()}\n(fix the input, or pass --skip-invalid to skip such records)")
