@@ -12,16 +12,22 @@ train-hard, interpolate, extrapolate). ``--src FILE.txt`` reads the released fil
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from metricsft.templates import Codec
 from metricsft.templates.rows import AnswerTruth
 
-from .common import ConversionError, ConvertOptions, Invalid, make_row
+from .common import ConversionError, ConvertOptions, Converter, Invalid, make_row
 
 GENERATE_PREFIX = "generate:"
 DEFAULT_LIMIT = 1000
+
+
+@dataclass
+class ArithmeticOptions(ConvertOptions):
+    seed: int = field(default=0, metadata={"help": "seed of the generator (generate:MODULE)"})
 
 
 def _regime_modules(regime: str) -> dict[str, Callable[[], Any]]:
@@ -54,7 +60,7 @@ def _regime_modules(regime: str) -> dict[str, Callable[[], Any]]:
     return flat
 
 
-def _generated(module_name: str, options: ConvertOptions) -> Iterator[tuple[str, str]]:
+def _generated(module_name: str, options: ArithmeticOptions) -> Iterator[tuple[str, str]]:
     import numpy as np
 
     from mathematics_dataset import generate_settings
@@ -77,7 +83,7 @@ def _generated(module_name: str, options: ConvertOptions) -> Iterator[tuple[str,
         yield question, answer
 
 
-def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+def convert(options: ArithmeticOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     if options.src.startswith(GENERATE_PREFIX):
         module_name = options.src[len(GENERATE_PREFIX):]
         split = options.split or "train"
@@ -115,3 +121,6 @@ def _read_pairs(path: Path) -> Iterator[tuple[str, str | Invalid]]:
             yield question, Invalid(f"{path}:{start + 1}", "malformed row", "expected a question line followed by an answer line")
             continue
         yield question, lines[start + 1].strip()
+
+
+CONVERTER = Converter(ArithmeticOptions, convert)

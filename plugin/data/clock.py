@@ -17,7 +17,7 @@ from metricsft.templates import Codec
 
 from metricsft.templates.rows import ClockTruth, image_meta
 
-from .common import IMAGE_SUFFIXES, ConversionError, ConvertOptions, Invalid, image_info, make_row, require_image_family
+from .common import IMAGE_SUFFIXES, ConversionError, Converter, ImageOptions, Invalid, image_info, make_row, require_image_family
 
 CLASS_FOLDER = re.compile(r"^(\d{1,2})[-_:](\d{1,2})$")
 
@@ -32,7 +32,7 @@ def folder_time(name: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+def convert(options: ImageOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     require_image_family(codec, "clock")
     src = Path(options.src)
     if not src.is_dir():
@@ -67,3 +67,6 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
             answer=answer, task="clock", split=split, images=[path], meta=image_meta(info),
             truth=ClockTruth(hour, minute),
         )
+
+
+CONVERTER = Converter(ImageOptions, convert)

@@ -8,11 +8,11 @@ whether an ``Invalid`` stops the conversion with its message or is skipped and c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Sequence
 
-from metricsft.templates import Codec, ImageInfo, image_families
+from metricsft.templates import FAMILIES, Codec, ImageInfo, image_families
 from metricsft.templates.qwen2_5_vl import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 from metricsft.templates.rows import Truth
 
@@ -37,27 +37,43 @@ class Invalid:
 
 @dataclass
 class ConvertOptions:
-    """Everything ``metricsft data convert`` accepts (task-specific fields are ignored elsewhere).
+    """What every converter accepts; each converter adds its own fields in a subclass (its ``Options``).
 
-    A converter may resolve an ``auto`` field (rewardbench's ``mode``) while it reads the input.
+    The ``metricsft data convert TASK`` flags are derived from these fields (help text and defaults
+    live here, once). Options are never changed while converting.
     """
 
-    task: str
-    src: str
-    family: str
-    out: str
-    split: str | None = None
-    skip_invalid: bool = False
-    allow_pickle: bool = False
-    limit: int | None = None
-    seed: int = 0
-    name: str | None = None
-    images: str | None = None
-    layout: str = "auto"
-    mode: str = "auto"
-    min_pixels: int | None = DEFAULT_MIN_PIXELS
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
-    keep_calculator: bool = False
+    task: str = field(metadata={"cli": False})
+    src: str = field(metadata={"help": "raw data: a file, a folder, or generate:MODULE (arithmetic)"})
+    family: str = field(metadata={"flag": "--format", "help": f"model family: {', '.join(FAMILIES)}"})
+    out: str = field(metadata={"help": "output folder (gets NAME.jsonl and dataset_info.json)"})
+    split: str | None = field(default=None, metadata={"help": "split to keep / record"})
+    name: str | None = field(default=None, metadata={"help": "dataset name (default TASK[_VARIANT][_SPLIT]_FAMILY)"})
+    skip_invalid: bool = field(default=False, metadata={"help": "skip bad records and report counts by reason"})
+    limit: int | None = field(default=None, metadata={"help": "stop after N rows"})
+
+    def name_parts(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+        """Extra words in the default dataset name (rewardbench: its mode), so variants never overwrite each other."""
+        return []
+
+
+@dataclass
+class ImageOptions(ConvertOptions):
+    """Options of the converters whose rows carry an image."""
+
+    images: str | None = field(default=None, metadata={"help": "folder that holds the images (default: next to --src)"})
+    # They must equal the processor's min/max_pixels at training and inference time (and LLaMA-Factory's
+    # image_max_pixels must not shrink the image first).
+    min_pixels: int | None = field(default=DEFAULT_MIN_PIXELS, metadata={"help": "qwen2_5_vl: the processor's min_pixels"})
+    max_pixels: int | None = field(default=DEFAULT_MAX_PIXELS, metadata={"help": "qwen2_5_vl: the processor's max_pixels"})
+
+
+@dataclass(frozen=True)
+class Converter:
+    """One task's converter: its options class and its ``convert(options, codec)`` generator."""
+
+    options: type[ConvertOptions]
+    convert: Callable[[Any, Codec], Iterator[dict[str, Any] | Invalid]]
 
 
 def require_image_family(codec: Codec, task: str) -> None:
@@ -68,7 +84,7 @@ def require_image_family(codec: Codec, task: str) -> None:
         )
 
 
-def image_info(path: Path, options: ConvertOptions, codec: Codec) -> ImageInfo:
+def image_info(path: Path, options: ImageOptions, codec: Codec) -> ImageInfo:
     """Size of an image file (only the header is read), with the resize bounds the family needs."""
     from PIL import Image
 

@@ -1,6 +1,6 @@
 """Run one converter: collect rows, stop on (or skip and count) bad input, write the dataset.
 
->>> # run_conversion(ConvertOptions(task="gsm8k", src="test.jsonl", family="llama", out="data"))
+>>> # run_conversion(GSM8kOptions(task="gsm8k", src="test.jsonl", family="llama", out="data"))
 """
 
 from __future__ import annotations
@@ -8,17 +8,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Sequence
 
 from metricsft.registry import Registry
 from metricsft.templates import get_codec
 
-from .common import ConversionError, ConvertOptions, Invalid
+from .common import ConversionError, ConvertOptions, Converter, Invalid
 from .writer import write_dataset
 
-# task -> the `convert(options, codec)` generator of its module, imported on first use
-CONVERTERS: Registry[Callable[..., Iterator[dict[str, Any] | Invalid]]] = Registry("task", {
-    task: f"{__package__}.{task}:convert" for task in ("refcoco", "textdet", "clock", "rewardbench", "gsm8k", "arithmetic")
+# task -> its module's CONVERTER (options class + convert generator), imported on first use
+CONVERTERS: Registry[Converter] = Registry("task", {
+    task: f"{__package__}.{task}:CONVERTER" for task in ("refcoco", "textdet", "clock", "rewardbench", "gsm8k", "arithmetic")
 })
 
 
@@ -40,19 +40,18 @@ class ConversionSummary:
         return out
 
 
-def dataset_name(options: ConvertOptions) -> str:
+def dataset_name(options: ConvertOptions, rows: Sequence[dict[str, Any]] = ()) -> str:
+    """``--name``, else TASK[_VARIANT][_SPLIT]_FAMILY (the variant comes from the converter's options)."""
     if options.name:
         return options.name
-    # rewardbench files of different modes (pairwise / rating / scores) must not overwrite each other
-    variant = [options.mode] if options.task == "rewardbench" and options.mode != "auto" else []
-    parts = [options.task] + variant + ([options.split] if options.split else []) + [options.family]
+    parts = [options.task] + options.name_parts(rows) + ([options.split] if options.split else []) + [options.family]
     return "_".join(parts).replace("+", "plus").replace("/", "-")
 
 
 def run_conversion(options: ConvertOptions, progress: bool = True) -> ConversionSummary:
     """Convert ``options.src`` and write ``OUT/<name>.jsonl`` + ``OUT/dataset_info.json``."""
     try:
-        convert = CONVERTERS.load(options.task)
+        convert = CONVERTERS.load(options.task).convert
         codec = get_codec(options.family)
     except ValueError as err:  # an unknown task or family: the registry's message lists the valid names
         raise ConversionError(str(err)) from err
@@ -82,6 +81,6 @@ def run_conversion(options: ConvertOptions, progress: bool = True) -> Conversion
     if not rows:
         detail = f" (skipped: {dict(skipped)})" if skipped else ""
         raise ConversionError(f"{options.src}: no rows converted{detail}")
-    name = dataset_name(options)
+    name = dataset_name(options, rows)
     data_path, info_path = write_dataset(Path(options.out), name, rows)
     return ConversionSummary(name, data_path, info_path, len(rows), skipped, rows[0])

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from metricsft.templates import Box, Codec
 from metricsft.templates.rows import BoxTruth, image_meta
 
-from .common import ConvertOptions, Invalid, image_info, make_row
+from .common import ImageOptions, Invalid, image_info, make_row
+
+
+@dataclass
+class RefCOCOOptions(ImageOptions):
+    """Options of both RefCOCO layouts."""
+
+    allow_pickle: bool = field(default=False, metadata={"help": "read the official refs(*).p (restricted unpickler)"})
+    layout: str = field(default="auto", metadata={"help": "xywh, xyxy, official or auto (detect)"})
 
 
 def grounding_row(
-    *, codec: Codec, options: ConvertOptions, where: str, row_id: str, split: str, phrase: str,
+    *, codec: Codec, options: RefCOCOOptions, where: str, row_id: str, split: str, phrase: str,
     box_xyxy: list[float], image_path: Path, declared_size: tuple[int, int] | None,
 ) -> dict[str, Any] | Invalid:
     """Check one expression (image exists, size, box inside) and build its row."""

@@ -10,17 +10,23 @@ The assistant turn is the worked solution ending in ``#### N``; the calculator a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from metricsft.templates import Codec
 from metricsft.templates.rows import AnswerTruth
 
-from .common import ConvertOptions, Invalid, make_row
+from .common import ConvertOptions, Converter, Invalid, make_row
 from .readers import iter_records
 
 _CALCULATOR = re.compile(r"<<[^<>]*>>")
 _FINAL = "#### "
+
+
+@dataclass
+class GSM8kOptions(ConvertOptions):
+    keep_calculator: bool = field(default=False, metadata={"help": "keep the <<a*b=c>> calculator annotations"})
 
 
 def split_solution(answer: str) -> tuple[str, str] | None:
@@ -35,7 +41,7 @@ def split_solution(answer: str) -> tuple[str, str] | None:
     return solution.rstrip(), final.strip().replace(",", "")
 
 
-def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+def convert(options: GSM8kOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     src = Path(options.src)
     split = options.split or src.stem
     for index, (where, record) in enumerate(iter_records(src)):
@@ -62,3 +68,6 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
             split=split,
             truth=AnswerTruth(final),
         )
+
+
+CONVERTER = Converter(GSM8kOptions, convert)

@@ -20,8 +20,8 @@ from typing import Any, Iterator
 
 from metricsft.templates import Codec
 
-from .common import ConversionError, ConvertOptions, Invalid, require_image_family
-from .grounding import grounding_row
+from .common import ConversionError, Converter, Invalid, require_image_family
+from .grounding import RefCOCOOptions, grounding_row
 from .readers import iter_records
 from .refcoco_official import convert_official, find_refs_pickle
 
@@ -96,7 +96,7 @@ def _declared_size(record: dict[str, Any]) -> tuple[int, int] | None:
     return None
 
 
-def _convert_records(src: Path, options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+def _convert_records(src: Path, options: RefCOCOOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     if options.layout not in {"auto", "xywh", "xyxy"}:
         raise ConversionError(f"refcoco --layout must be auto, xywh or xyxy (or official), got {options.layout!r}")
     image_root = Path(options.images) if options.images else (src if src.is_dir() else src.parent)
@@ -127,7 +127,7 @@ def _convert_records(src: Path, options: ConvertOptions, codec: Codec) -> Iterat
             )
 
 
-def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+def convert(options: RefCOCOOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     require_image_family(codec, "refcoco")
     src = Path(options.src)
     refs = find_refs_pickle(src)
@@ -137,3 +137,6 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
         yield from convert_official(refs, options, codec)
     else:
         yield from _convert_records(src, options, codec)
+
+
+CONVERTER = Converter(RefCOCOOptions, convert)

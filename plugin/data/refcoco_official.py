@@ -13,8 +13,8 @@ from typing import Any, Iterator
 
 from metricsft.templates import Codec
 
-from .common import ConversionError, ConvertOptions, Invalid
-from .grounding import grounding_row
+from .common import ConversionError, Invalid
+from .grounding import RefCOCOOptions, grounding_row
 from .safe_pickle import load_containers
 
 
@@ -35,7 +35,7 @@ def _dataset_name(refs_path: Path) -> str:
     return folder if folder.startswith("refcoco") else "refcoco"
 
 
-def convert_official(refs_path: Path, options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+def convert_official(refs_path: Path, options: RefCOCOOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     if not options.allow_pickle:
         raise ConversionError(
             f"{refs_path} is a pickle; pickles can run code when loaded. Pass --allow-pickle to read it "

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
 
 from metricsft.templates import Codec
 from metricsft.templates.rows import PairTruth, ScoresTruth
 
-from .common import ConversionError, ConvertOptions, Invalid, make_row
+from .common import ConversionError, ConvertOptions, Converter, Invalid, make_row
 from .readers import iter_records
 
 HELPSTEER_ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
@@ -33,6 +34,17 @@ ATTRIBUTE_RANGE = (0, 4)
 OVERALL_RANGE = (0, 20)
 RATING_RANGE = (1, 10)
 MODES = ("pairwise", "rating", "scores")
+
+
+@dataclass
+class RewardBenchOptions(ConvertOptions):
+    mode: str = field(default="auto", metadata={"help": "pairwise, rating, scores or auto (from the first record's columns)"})
+    seed: int = field(default=0, metadata={"help": "seed of the A/B position swaps"})
+
+    def name_parts(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+        # files of different modes must not overwrite each other; "auto" names the mode it resolved to
+        mode = self.mode if self.mode != "auto" or not rows else rows[0]["meta"]["truth"]["mode"]
+        return [] if mode == "auto" else [mode]
 
 
 def position_swap(seed: int, pair_id: str) -> bool:
@@ -44,7 +56,7 @@ def position_swap(seed: int, pair_id: str) -> bool:
     return random.Random(f"{seed}/{pair_id}").random() < 0.5
 
 
-def _mode(options: ConvertOptions, record: dict[str, Any]) -> str:
+def _mode(options: RewardBenchOptions, record: dict[str, Any]) -> str:
     if options.mode != "auto":
         if options.mode not in MODES:
             raise ConversionError(f"rewardbench --mode must be auto or one of {', '.join(MODES)}, got {options.mode!r}")
@@ -61,7 +73,7 @@ def _text(record: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _pair_rows(where: str, index: int, record: dict[str, Any], mode: str, options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+def _pair_rows(where: str, index: int, record: dict[str, Any], mode: str, options: RewardBenchOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     prompt, chosen, rejected, subset = (_text(record, k) for k in ("prompt", "chosen", "rejected", "subset"))
     if None in (prompt, chosen, rejected, subset):
         yield Invalid(where, "malformed row", "a pair needs non-empty string fields prompt, chosen, rejected and subset")
@@ -86,7 +98,7 @@ def _pair_rows(where: str, index: int, record: dict[str, Any], mode: str, option
         )
 
 
-def _score_row(where: str, index: int, record: dict[str, Any], options: ConvertOptions, codec: Codec) -> dict[str, Any] | Invalid:
+def _score_row(where: str, index: int, record: dict[str, Any], options: RewardBenchOptions, codec: Codec) -> dict[str, Any] | Invalid:
     prompt, response = _text(record, "prompt"), _text(record, "response")
     if prompt is None or response is None:
         return Invalid(where, "malformed row", "a scored row needs non-empty string fields prompt and response")
@@ -119,7 +131,7 @@ def _score_row(where: str, index: int, record: dict[str, Any], options: ConvertO
     )
 
 
-def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+def convert(options: RewardBenchOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     mode: str | None = None
     for index, (where, record) in enumerate(iter_records(Path(options.src))):
         if isinstance(record, Invalid):
@@ -127,8 +139,11 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
             continue
         if mode is None:
             # resolve "auto" once, from the first record; the dataset name includes the mode
-            mode = options.mode = _mode(options, record)
+            mode = _mode(options, record)
         if mode == "scores":
             yield _score_row(where, index, record, options, codec)
         else:
             yield from _pair_rows(where, index, record, mode, options, codec)
+
+
+CONVERTER = Converter(RewardBenchOptions, convert)

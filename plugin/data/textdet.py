@@ -12,6 +12,7 @@ as ``no legible text`` (the answer would be empty).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,10 +20,15 @@ from metricsft.templates import Codec, Polygon
 
 from metricsft.templates.rows import TextDetTruth, TextRegion, image_meta
 
-from .common import ConversionError, ConvertOptions, Invalid, find_image, image_info, make_row, require_image_family
+from .common import ConversionError, Converter, ImageOptions, Invalid, find_image, image_info, make_row, require_image_family
 from .textdet_formats import PARSERS, detect_layout
 
 ANNOTATION_SUFFIXES = (".txt", ".gt")
+
+
+@dataclass
+class TextDetOptions(ImageOptions):
+    layout: str = field(default="auto", metadata={"help": "icdar2015, td500, ctw1500, totaltext or auto (detect)"})
 
 
 def _annotation_files(src: Path) -> list[Path]:
@@ -40,7 +46,7 @@ def _inside(region: TextRegion, width: int, height: int) -> bool:
     return all(0 <= x <= width and 0 <= y <= height for x, y in region.points)
 
 
-def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
+def convert(options: TextDetOptions, codec: Codec) -> Iterator[dict[str, Any] | Invalid]:
     require_image_family(codec, "textdet")
     if options.layout != "auto" and options.layout not in PARSERS:
         raise ConversionError(f"textdet --layout must be auto or one of {', '.join(PARSERS)}, got {options.layout!r}")
@@ -81,3 +87,6 @@ def convert(options: ConvertOptions, codec: Codec) -> Iterator[dict[str, Any] | 
             row_id=f"textdet/{split}/{stem}", codec=codec, prompt=codec.prompt("textdet"), answer=answer,
             task="textdet", split=split, images=[image_path], meta={**image_meta(info), "layout": layout}, truth=TextDetTruth(tuple(regions)),
         )
+
+
+CONVERTER = Converter(TextDetOptions, convert)

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from metricsft.data.cli import _parser
-from metricsft.data.common import ConvertOptions
+from metricsft.data.cli import _parser, options_from_args
 from metricsft.data.convert import dataset_name
 from metricsft.data.writer import dataset_info_entry
 from metricsft.data_configs import config_path
@@ -43,9 +42,7 @@ def test_config_matches_converter_and_dataset_info(family: str, task: str) -> No
     # the convert command in the header writes exactly the dataset this config trains on
     command = next(line for line in text.splitlines() if "metricsft data convert" in line)
     argv = shlex.split(command.split("metricsft data", 1)[1])
-    args = vars(_parser().parse_args(argv))
-    args.pop("action"), args.pop("quiet")
-    options = ConvertOptions(**args)
+    options = options_from_args(_parser().parse_args(argv))
     assert (options.task, options.family) == (task, family)
     assert dataset_name(options) == config["dataset"]
     info = json.loads(config_path("dataset_info.json").read_text())
