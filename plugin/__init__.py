@@ -29,7 +29,18 @@ _LAZY: dict[str, str] = {
     "build_metric_vocab": "vocab",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "LOSS_NAMES",
+    "CodebookMetric",
+    "MetricGroup",
+    "MetricLoss",
+    "MetricVocab",
+    "NumberSpans",
+    "build_metric_vocab",
+    "get_loss",
+    "metric_token_loss",
+    "number_spans",
+]
 
 if TYPE_CHECKING:
     from .losses import LOSS_NAMES, get_loss, metric_token_loss

@@ -85,3 +85,9 @@ def test_no_import_cycles_between_sibling_modules() -> None:
 def test_the_cycle_check_finds_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_lazy_names_are_the_public_names() -> None:
+    import metricsft
+
+    assert sorted(metricsft.__all__) == sorted(metricsft._LAZY)
