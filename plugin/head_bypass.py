@@ -47,10 +47,16 @@ TRY_IT_HINT = (
 )
 
 
-def unwrapped_model(model: Any) -> Any:
-    """The transformers model inside DDP / DeepSpeed engines and PEFT wrappers."""
+def without_parallel_wrappers(model: Any) -> Any:
+    """The module inside DDP / DeepSpeed engines (a PEFT model stays a PEFT model)."""
     while hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
         model = model.module
+    return model
+
+
+def unwrapped_model(model: Any) -> Any:
+    """The transformers model inside DDP / DeepSpeed engines and PEFT wrappers."""
+    model = without_parallel_wrappers(model)
     if hasattr(model, "get_base_model"):
         model = model.get_base_model()
     return model
@@ -116,7 +122,9 @@ class HiddenStateHead:
     def __init__(self, model: Any) -> None:
         base = unwrapped_model(model)
         self.model_name = type(base).__name__
-        self.model = base
+        # The outermost module that is still called through __call__ inside DDP / DeepSpeed: PEFT
+        # calls the transformers model's .forward directly, so a hook there would never run.
+        self.model = without_parallel_wrappers(model)
         self.head: torch.nn.Linear = base.get_output_embeddings()
         self._returned: torch.Tensor | None = None
         self._model_logits: torch.Tensor | None = None
@@ -144,7 +152,7 @@ class HiddenStateHead:
             self._returned = output
 
         def remember_model_output(_module, _inputs, output):
-            # What the transformers model itself returns, before wrappers (DDP clones its outputs).
+            # What the (PEFT-wrapped) model returns, before DDP, which clones the outputs it hands back.
             self._model_logits = output.get("logits") if isinstance(output, dict) else getattr(output, "logits", None)
 
         self.head.forward = _pass_through  # instance attribute: shadows nn.Linear.forward
@@ -161,11 +169,11 @@ class HiddenStateHead:
     def hidden_states_of(self, outputs: Any) -> torch.Tensor:
         """The hidden states the model returned as ``logits`` inside :meth:`bypassed`.
 
-        Raises when the transformers model did not return the pass-through's output itself: its
-        forward then changes the logits after the head (or never called it), and the fused loss
-        would be wrong. ``outputs`` may come through wrappers (DDP hands back a clone that carries
-        its own backward hook), so the identity is checked on the model's own return value and
-        ``outputs.logits`` — the same values — is what the loss differentiates.
+        Raises when the model did not return the pass-through's output itself: its forward then
+        changes the logits after the head (or never called it), and the fused loss would be wrong.
+        ``outputs`` may come through DDP, which hands back a clone carrying its own backward hook,
+        so the identity is checked on what the model inside DDP returned, and ``outputs.logits``
+        (the same values) is what the loss differentiates.
         """
         logits = outputs.get("logits") if isinstance(outputs, dict) else getattr(outputs, "logits", None)
         returned = self._returned

@@ -101,11 +101,14 @@ def test_fused_head_with_accumulation_and_two_processes(
 
 
 @pytest.mark.parametrize("deepspeed,expected", [("ds_z2_config.json", "on"), ("ds_z3_config.json", "logits path")])
-def test_fused_head_under_zero(deepspeed, expected, tiny_model_path, numbers_dataset_dir, tmp_path, monkeypatch):
+def test_fused_head_under_zero(
+    deepspeed, expected, demo_model_dir, tiny_model_path, numbers_dataset_dir, tmp_path, monkeypatch
+):
     """ZeRO-2: the fused head, equal to one process on the logits path. ZeRO-3 partitions the head
-    weight: `auto` falls back to the logits path (and says so); `fused_head: true` is refused."""
+    weight: `auto` falls back to the logits path (and says so). The demo Llama (as in
+    test_deepspeed.py): DeepSpeed saves it with the same tensor names as its source checkpoint."""
     pytest.importorskip("deepspeed")
-    common = (tiny_model_path, None, numbers_dataset_dir)
+    common = (lambda _asset: demo_model_dir, None, numbers_dataset_dir)
     reference = train(tmp_path, "one", sgd_config("llama3", "ntil", False, *common, tmp_path / "one", per_device_train_batch_size=4))
     monkeypatch.setenv("FORCE_TORCHRUN", "1")
     monkeypatch.setenv("NPROC_PER_NODE", "2")
@@ -113,5 +116,5 @@ def test_fused_head_under_zero(deepspeed, expected, tiny_model_path, numbers_dat
     ds = {"deepspeed": str(REPO_ROOT / "data_configs" / "deepspeed" / deepspeed)}
     out = train(tmp_path, "ds", sgd_config("llama3", "ntil", None, *common, tmp_path / "ds", **ds))
     assert fused_head_note(out).startswith(expected)
-    assert_same_update(parameter_update(tiny_model_path("tiny_llama3"), reference), parameter_update(tiny_model_path("tiny_llama3"), out))
+    assert_same_update(parameter_update(demo_model_dir, reference), parameter_update(demo_model_dir, out))
     assert_same_logs(reference, out, keys=("loss", "metricsft/ce", "metricsft/ntil"))

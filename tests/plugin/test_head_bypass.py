@@ -40,7 +40,7 @@ def gradients(model, loss_fn, input_ids, attention_mask, labels, head=None):
         outputs = model(input_ids=input_ids, attention_mask=attention_mask)
         loss = loss_fn(outputs, labels, num_items_in_batch=23, head=head)
     loss.backward()
-    return float(loss.detach()), {n: p.grad.clone() for n, p in model.named_parameters()}
+    return float(loss.detach()), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
 @pytest.mark.parametrize("loss,args", [("ce", {}), ("dist2", {}), ("ntil", {"gumbel": False})])
@@ -111,3 +111,26 @@ def test_peft_wrapped_head_is_refused(tiny_llama):
     plain_lora = get_peft_model(copy.deepcopy(model), LoraConfig(r=2, target_modules=["q_proj"]))
     assert fused_head_unsupported(plain_lora) is None
     assert resolve_fused_head(plain_lora, False)[0] is None  # the switch turns it off
+
+
+def test_lora_model_through_the_bypass_equals_the_logits_path(tiny_llama):
+    """PEFT calls the transformers model's forward directly: the per-step check must still pass."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    base, tokenizer = tiny_llama
+    model = get_peft_model(copy.deepcopy(base), LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    model.train()
+    loss_fn = MetricLoss(tokenizer, "dist2")
+    input_ids, attention_mask, labels = batch(tokenizer)
+    dense_loss, dense = gradients(model, loss_fn, input_ids, attention_mask, labels)
+    head = resolve_fused_head(model, "auto")[0]
+    assert head is not None
+    fused_loss, fused = gradients(model, loss_fn, input_ids, attention_mask, labels, head)
+    assert fused_loss == pytest.approx(dense_loss, rel=1e-6)
+    trained = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert trained and all("lora_" in name for name in trained)
+    for name in trained:
+        difference = float((fused[name] - dense[name]).norm() / dense[name].norm().clamp_min(1e-30))
+        assert difference <= 1e-5, f"{name}: relative difference {difference:.2e}"
