@@ -1,7 +1,8 @@
 """Generate ``data_configs/tasks/*.yaml`` (one LoRA SFT example per family x task) and ``dataset_info.json``.
 
-The checked-in files are this module's output (a test compares them); after changing a codec, a task
-or the tables below, regenerate them:
+The checked-in files are this module's output (a test compares them). Family facts come from the codecs,
+task facts from each converter's ``TrainingExample``; after changing one of them or the loss table below,
+regenerate:
 
     python -m metricsft.data_configs.task_configs          # rewrite the files
     python -m metricsft.data_configs.task_configs --check  # exit 1 if they differ
@@ -15,46 +16,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from metricsft.data.cli import _parser, options_from_args
+from metricsft.data.common import Converter
+from metricsft.data.convert import CONVERTERS
+from metricsft.data.convert import dataset_name as converted_name
 from metricsft.templates import FAMILIES, get_codec
 
 ROOT = Path(__file__).resolve().parent
 
 
-@dataclass(frozen=True)
-class TaskExample:
-    """What a training config says about one task: the data, the convert command and the answer format."""
+def _converters() -> dict[str, Converter]:
+    """Each task's converter: it says how its data is described, converted and written in a config."""
+    return {task: CONVERTERS.load(task) for task in CONVERTERS.names}
 
-    description: str
-    #: arguments of ``metricsft data convert TASK`` before ``--format``
-    convert_args: str
-    #: dataset name infix (converter's naming: TASK_<infix>_FAMILY)
-    variant: str
-    #: how the answer's numbers are written; None: the family's box/polygon syntax
-    numbers: str | None
-    images: bool
-
-
-TASK_EXAMPLES: dict[str, TaskExample] = {
-    "refcoco": TaskExample("RefCOCO referring-expression grounding",
-                           "--src refcoco/ --images coco/train2014 --allow-pickle --split train", "train", None, True),
-    "textdet": TaskExample("scene-text detection (ICDAR2015-style polygons)",
-                           "--src icdar2015/train_gt --images icdar2015/train_images --split train", "train", None, True),
-    "clock": TaskExample("analog clock reading (TIME)", "--src TIME/ --split train", "train",
-                         "the time H:MM on a 12-hour dial", True),
-    "rewardbench": TaskExample("reward scores (HelpSteer attributes 0-4), the DIST2Loss reward-model setup",
-                               "--src helpsteer2_train.jsonl --mode scores", "scores",
-                               "'name: value' scores (e.g. helpfulness: 3, correctness: 4)", False),
-    "gsm8k": TaskExample("GSM8k worked solutions",
-                         "--src grade-school-math/grade_school_math/data/train.jsonl --split train", "train",
-                         "plain numbers; the solution ends in '#### N'", False),
-    "arithmetic": TaskExample("mathematics_dataset arithmetic__mixed",
-                              "--src generate:arithmetic__mixed --limit 100000 --seed 0 --split train", "train",
-                              "plain numbers (an integer, a decimal or a fraction p/q)", False),
-}
 
 NTIL = ("ntil", "{lam: 0.3, alpha: 0.2, beta: 0.2, sigma: 0.2}", "NTIL (paper defaults)")
 DIST2 = ("dist2", "{alpha: 0.1, tau: 1.0}", "DIST2Loss (paper defaults)")
@@ -62,7 +40,7 @@ DIST2_LOC = ("dist2", "{alpha: 0.1, tau: 1.0, metrics: [digits, loc]}", "DIST2Lo
 
 #: (task, family) -> (metric_loss, metric_loss_args, how the header names it); the default is NTIL
 METRIC_LOSS: dict[tuple[str, str], tuple[str, str, str]] = {
-    **{(task, "paligemma"): DIST2_LOC for task in TASK_EXAMPLES},
+    **{(task, "paligemma"): DIST2_LOC for task in CONVERTERS.names},
     ("rewardbench", "qwen2_vl"): DIST2,
     ("rewardbench", "qwen2_5_vl"): DIST2,
     ("rewardbench", "llava"): DIST2,
@@ -113,16 +91,19 @@ ddp_timeout: 180000000
 
 def pairs() -> list[tuple[str, str]]:
     """Every (family, task) with a config: text tasks for every family, image tasks for image families."""
-    return [(f, t) for f in FAMILIES for t, ex in TASK_EXAMPLES.items() if get_codec(f).has_images or not ex.images]
+    return [(f, t) for f in FAMILIES for t, c in _converters().items() if get_codec(f).has_images or not c.needs_images]
 
 
 def dataset_name(family: str, task: str) -> str:
-    return f"{task}_{TASK_EXAMPLES[task].variant}_{family}"
+    """The name ``metricsft data convert`` gives the config's dataset (parsed from the config's own command)."""
+    argv = ["convert", task, *shlex.split(_converters()[task].example.convert_args), "--format", family, "--out", "data"]
+    return converted_name(options_from_args(_parser().parse_args(argv)))
 
 
 def render(family: str, task: str) -> str:
     """The YAML text of ``tasks/<family>_<task>_lora_sft.yaml``."""
-    codec, example = get_codec(family), TASK_EXAMPLES[task]
+    codec, converter = get_codec(family), _converters()[task]
+    example = converter.example
     loss, loss_args, loss_words = METRIC_LOSS.get((task, family), NTIL)
     dataset = dataset_name(family, task)
     numbers = example.numbers or codec.geometry_syntax
@@ -137,7 +118,7 @@ def render(family: str, task: str) -> str:
         "### model",
         f"model_name_or_path: {codec.example_model}",
     ]
-    if codec.uses_resize_bounds and example.images:
+    if codec.uses_resize_bounds and converter.needs_images:
         from metricsft.templates.qwen2_5_vl import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
         lines += [
@@ -157,7 +138,7 @@ def render_dataset_info() -> str:
     info = {}
     for family, task in pairs():
         name = dataset_name(family, task)
-        info[name] = dataset_info_entry(f"{name}.jsonl", has_images=TASK_EXAMPLES[task].images)
+        info[name] = dataset_info_entry(f"{name}.jsonl", has_images=_converters()[task].needs_images)
     return json.dumps(info, indent=2, ensure_ascii=False) + "\n"
 
 

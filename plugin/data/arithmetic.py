@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 from metricsft.templates import Codec
 from metricsft.templates.rows import AnswerTruth
 
-from .common import ConversionError, ConvertOptions, Converter, Invalid, make_row
+from .common import ConversionError, ConvertOptions, Converter, Invalid, TrainingExample, make_row
 
 GENERATE_PREFIX = "generate:"
 DEFAULT_LIMIT = 1000
@@ -123,4 +123,6 @@ def _read_pairs(path: Path) -> Iterator[tuple[str, str | Invalid]]:
         yield question, lines[start + 1].strip()
 
 
-CONVERTER = Converter(ArithmeticOptions, convert)
+CONVERTER = Converter(ArithmeticOptions, convert, TrainingExample("mathematics_dataset arithmetic__mixed",
+                      "--src generate:arithmetic__mixed --limit 100000 --seed 0 --split train",
+                      "plain numbers (an integer, a decimal or a fraction p/q)"))

@@ -17,7 +17,7 @@ from metricsft.templates import Codec
 
 from metricsft.templates.rows import ClockTruth, image_meta
 
-from .common import IMAGE_SUFFIXES, ConversionError, Converter, ImageOptions, Invalid, image_info, make_row, require_image_family
+from .common import IMAGE_SUFFIXES, ConversionError, Converter, ImageOptions, Invalid, TrainingExample, image_info, make_row, require_image_family
 
 CLASS_FOLDER = re.compile(r"^(\d{1,2})[-_:](\d{1,2})$")
 
@@ -69,4 +69,4 @@ def convert(options: ImageOptions, codec: Codec) -> Iterator[dict[str, Any] | In
         )
 
 
-CONVERTER = Converter(ImageOptions, convert)
+CONVERTER = Converter(ImageOptions, convert, TrainingExample("analog clock reading (TIME)", "--src TIME/ --split train", "the time H:MM on a 12-hour dial"))

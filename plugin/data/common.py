@@ -69,11 +69,28 @@ class ImageOptions(ConvertOptions):
 
 
 @dataclass(frozen=True)
+class TrainingExample:
+    """What the generated training config of a task says (``metricsft.data_configs.task_configs``)."""
+
+    #: the data, in a few words ("GSM8k worked solutions")
+    description: str
+    #: arguments of ``metricsft data convert TASK`` before ``--format``, for the official raw layout
+    convert_args: str
+    #: how the answer's numbers are written; None: the family's box/polygon syntax (codec.geometry_syntax)
+    numbers: str | None
+
+
+@dataclass(frozen=True)
 class Converter:
-    """One task's converter: its options class and its ``convert(options, codec)`` generator."""
+    """One task's converter: its options class, its ``convert(options, codec)`` generator, its config example."""
 
     options: type[ConvertOptions]
     convert: Callable[[Any, Codec], Iterator[dict[str, Any] | Invalid]]
+    example: TrainingExample
+
+    @property
+    def needs_images(self) -> bool:
+        return issubclass(self.options, ImageOptions)
 
 
 def require_image_family(codec: Codec, task: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from metricsft.templates import Codec
 from metricsft.templates.rows import AnswerTruth
 
-from .common import ConvertOptions, Converter, Invalid, make_row
+from .common import ConvertOptions, Converter, Invalid, TrainingExample, make_row
 from .readers import iter_records
 
 _CALCULATOR = re.compile(r"<<[^<>]*>>")
@@ -70,4 +70,5 @@ def convert(options: GSM8kOptions, codec: Codec) -> Iterator[dict[str, Any] | In
         )
 
 
-CONVERTER = Converter(GSM8kOptions, convert)
+CONVERTER = Converter(GSM8kOptions, convert, TrainingExample("GSM8k worked solutions", "--src grade-school-math/grade_school_math/data/train.jsonl --split train",
+                      "plain numbers; the solution ends in '#### N'"))

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from metricsft.templates import Codec
 
-from .common import ConversionError, Converter, Invalid, require_image_family
+from .common import ConversionError, Converter, Invalid, TrainingExample, require_image_family
 from .grounding import RefCOCOOptions, grounding_row
 from .readers import iter_records
 from .refcoco_official import convert_official, find_refs_pickle
@@ -139,4 +139,5 @@ def convert(options: RefCOCOOptions, codec: Codec) -> Iterator[dict[str, Any] | 
         yield from _convert_records(src, options, codec)
 
 
-CONVERTER = Converter(RefCOCOOptions, convert)
+CONVERTER = Converter(RefCOCOOptions, convert, TrainingExample("RefCOCO referring-expression grounding",
+                      "--src refcoco/ --images coco/train2014 --allow-pickle --split train", None))

@@ -26,7 +26,7 @@ from typing import Any, Iterator, Sequence
 from metricsft.templates import Codec
 from metricsft.templates.rows import PairTruth, ScoresTruth
 
-from .common import ConversionError, ConvertOptions, Converter, Invalid, make_row
+from .common import ConversionError, ConvertOptions, Converter, Invalid, TrainingExample, make_row
 from .readers import iter_records
 
 HELPSTEER_ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
@@ -146,4 +146,7 @@ def convert(options: RewardBenchOptions, codec: Codec) -> Iterator[dict[str, Any
             yield from _pair_rows(where, index, record, mode, options, codec)
 
 
-CONVERTER = Converter(RewardBenchOptions, convert)
+CONVERTER = Converter(RewardBenchOptions, convert, TrainingExample(
+    "reward scores (HelpSteer attributes 0-4), the DIST2Loss reward-model setup", "--src helpsteer2_train.jsonl --mode scores",
+    "'name: value' scores (e.g. helpfulness: 3, correctness: 4)",
+))

@@ -20,7 +20,7 @@ from metricsft.templates import Codec, Polygon
 
 from metricsft.templates.rows import TextDetTruth, TextRegion, image_meta
 
-from .common import ConversionError, Converter, ImageOptions, Invalid, find_image, image_info, make_row, require_image_family
+from .common import ConversionError, Converter, ImageOptions, Invalid, TrainingExample, find_image, image_info, make_row, require_image_family
 from .textdet_formats import PARSERS, detect_layout
 
 ANNOTATION_SUFFIXES = (".txt", ".gt")
@@ -89,4 +89,5 @@ def convert(options: TextDetOptions, codec: Codec) -> Iterator[dict[str, Any] | 
         )
 
 
-CONVERTER = Converter(TextDetOptions, convert)
+CONVERTER = Converter(TextDetOptions, convert, TrainingExample("scene-text detection (ICDAR2015-style polygons)",
+                      "--src icdar2015/train_gt --images icdar2015/train_images --split train", None))
