@@ -194,7 +194,8 @@ def _reward_truth(data: Mapping[str, Any], where: str) -> Truth:
     return PairTruth.from_json(data, where)
 
 
-#: task name -> reader of its ``meta.truth`` (the one place that says which truth a task has)
+#: task name -> reader of its ``meta.truth``. This is THE list of tasks: the converter registry
+#: (``metricsft.data.<task>:CONVERTER``) and the task registry (``metricsft.eval.tasks.<task>:TASK``) follow it.
 TRUTH_READERS: dict[str, Callable[[Mapping[str, Any], str], Truth]] = {
     "refcoco": BoxTruth.from_json,
     "textdet": TextDetTruth.from_json,

@@ -1,7 +1,7 @@
 """Benchmark tasks registered by name.
 
-Adding a task is one module with a ``Task`` subclass (plus its converter in ``metricsft.data``) and one
-line in ``TASK_CLASSES``; ``TASKS`` follows from it.
+Adding a task: its truth in ``metricsft.templates.rows`` (whose ``TRUTH_READERS`` lists the tasks), a module
+here named after the task with ``TASK = <Task subclass>``, and its converter ``metricsft.data.<task>``.
 
     >>> from metricsft.eval.tasks import get_task, TASKS
     >>> TASKS
@@ -14,16 +14,10 @@ from __future__ import annotations
 
 from metricsft.eval.tasks.base import Task, join_by_index, read_json_rows
 from metricsft.registry import Registry
+from metricsft.templates.rows import TRUTH_READERS
 
-# task name -> Task subclass, imported on first use
-TASK_CLASSES: Registry[type[Task]] = Registry("task", {
-    "refcoco": "metricsft.eval.tasks.refcoco:RefCOCOTask",
-    "textdet": "metricsft.eval.tasks.textdet:TextDetTask",
-    "clock": "metricsft.eval.tasks.clock:ClockTask",
-    "rewardbench": "metricsft.eval.tasks.rewardbench:RewardBenchTask",
-    "gsm8k": "metricsft.eval.tasks.gsm8k:GSM8kTask",
-    "arithmetic": "metricsft.eval.tasks.arithmetic:ArithmeticTask",
-})
+# task name -> its Task subclass, imported on first use; the task list is the row contract's
+TASK_CLASSES: Registry[type[Task]] = Registry("task", {task: f"{__name__}.{task}:TASK" for task in TRUTH_READERS})
 TASKS: tuple[str, ...] = TASK_CLASSES.names
 
 

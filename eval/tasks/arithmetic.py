@@ -52,3 +52,6 @@ class ArithmeticTask(Task[tuple[str, Fraction]]):
             "strict_exact_match": sum(e["strict_ok"] for e in entries) / n,
             "parse_failure_rate": failure_rate,
         })
+
+
+TASK = ArithmeticTask

@@ -45,3 +45,6 @@ class ClockTask(Task[tuple[int, int]]):
     def aggregate(self, entries: list[dict[str, Any]], failure_rate: float, codec: Codec, rows: Sequence[Mapping[str, Any]]) -> Aggregate:
         gaps = [entry["gap_minutes"] for entry in entries]
         return Aggregate(clock_scores(gaps), {"parsed": sum(g is not None for g in gaps)})
+
+
+TASK = ClockTask

@@ -57,3 +57,6 @@ class GSM8kTask(Task[str]):
             "numeric": sum(bool(e["numeric_ok"]) for e in entries) / n,
             "parse_failure_rate": failure_rate,
         })
+
+
+TASK = GSM8kTask

@@ -60,3 +60,6 @@ class RefCOCOTask(Task[BoxCoords]):
                  f"coordinates ({codec.space.description}) of a stand-in image; IoU is the same as in original "
                  "pixels because every family maps pixels to written numbers linearly per axis")
         return {"acc@0.5": self.rules["acc@0.5"].replace("(pixels of the original image)", f"({where})")}
+
+
+TASK = RefCOCOTask

@@ -150,3 +150,6 @@ class RewardBenchTask(Task[PairTruth]):
         counts = {"pairs": len(pair_score), "pairs_missing_a_rating": incomplete,
                   **{f"pairs/{name}": len(v) for name, v in sorted(by_subset.items())}}
         return Aggregate(metrics, counts, pair_rows, {"accuracy": _ACCURACY_RULE[self.judge_rules]})
+
+
+TASK = RewardBenchTask

@@ -80,3 +80,6 @@ class TextDetTask(Task[list[TruthRegion]]):
             "rejected_regions": sum(len(entry["rejected_regions"]) for entry in entries),
         }
         return Aggregate(metrics, counts)
+
+
+TASK = TextDetTask

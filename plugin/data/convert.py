@@ -12,14 +12,13 @@ from typing import Any, Sequence
 
 from metricsft.registry import Registry
 from metricsft.templates import get_codec
+from metricsft.templates.rows import TRUTH_READERS
 
 from .common import ConversionError, ConvertOptions, Converter, Invalid
 from .writer import write_dataset
 
 # task -> its module's CONVERTER (options class + convert generator), imported on first use
-CONVERTERS: Registry[Converter] = Registry("task", {
-    task: f"{__package__}.{task}:CONVERTER" for task in ("refcoco", "textdet", "clock", "rewardbench", "gsm8k", "arithmetic")
-})
+CONVERTERS: Registry[Converter] = Registry("task", {task: f"{__package__}.{task}:CONVERTER" for task in TRUTH_READERS})
 
 
 @dataclass
