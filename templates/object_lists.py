@@ -50,31 +50,34 @@ class ObjectListCodec(Codec):
         check_label(label, self.label_forbidden, self.family)
         return label, [v for x, y in points for v in self.encode_point(x, y, image)]
 
+    def _checked_box(self, box: Box, image: ImageInfo) -> Sequence[tuple[float, float]]:
+        """The two corners of a box this family can write (raises ValueError otherwise)."""
+        check_box_in_image(box, image)
+        if self.box_needs_area:
+            (a1, b1), (a2, b2) = self.space.encode(box.x1, box.y1, image), self.space.encode(box.x2, box.y2, image)
+            if not (a2 > a1 and b2 > b1):
+                raise ValueError(
+                    f"box {box.coords()} collapses to an empty box in {self.family}'s written {self.number_word} "
+                    f"(needs y2 > y1 and x2 > x1 after quantisation); drop such tiny boxes"
+                )
+        return [(box.x1, box.y1), (box.x2, box.y2)]
+
+    def _checked_polygon(self, polygon: Polygon, image: ImageInfo) -> Sequence[tuple[float, float]]:
+        check_polygon_in_image(polygon, image)
+        return polygon.points
+
+    def _format(self, kind: Kind, shapes: Sequence[Box] | Sequence[Polygon], image: ImageInfo) -> str:
+        if not shapes:
+            raise ValueError(f"no {'boxes' if kind == 'box' else 'polygons'} to write")
+        check = self._checked_box if kind == "box" else self._checked_polygon
+        objects = [self._encoded(shape.label, check(shape, image), image) for shape in shapes]  # type: ignore[arg-type]
+        return self.write_objects(kind, objects)
+
     def format_boxes(self, boxes: Sequence[Box], image: ImageInfo) -> str:
-        if not boxes:
-            raise ValueError("no boxes to write")
-        objects = []
-        for box in boxes:
-            check_box_in_image(box, image)
-            written = self._encoded(box.label, [(box.x1, box.y1), (box.x2, box.y2)], image)
-            if self.box_needs_area:
-                (a1, b1), (a2, b2) = self.space.encode(box.x1, box.y1, image), self.space.encode(box.x2, box.y2, image)
-                if not (a2 > a1 and b2 > b1):
-                    raise ValueError(
-                        f"box {box.coords()} collapses to an empty box in {self.family}'s written {self.number_word} "
-                        f"(needs y2 > y1 and x2 > x1 after quantisation); drop such tiny boxes"
-                    )
-            objects.append(written)
-        return self.write_objects("box", objects)
+        return self._format("box", boxes, image)
 
     def format_polygons(self, polygons: Sequence[Polygon], image: ImageInfo) -> str:
-        if not polygons:
-            raise ValueError("no polygons to write")
-        objects = []
-        for polygon in polygons:
-            check_polygon_in_image(polygon, image)
-            objects.append(self._encoded(polygon.label, polygon.points, image))
-        return self.write_objects("polygon", objects)
+        return self._format("polygon", polygons, image)
 
     # -- reading -----------------------------------------------------------------------------------
     def _points(self, kind: Kind, text: str, image: ImageInfo) -> list[tuple[str | None, list[tuple[float, float]]]] | str:
