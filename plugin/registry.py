@@ -14,10 +14,10 @@ and the closest one.
 Traceback (most recent call last):
 ...
 ValueError: unknown family 'lava'; choose one of: llava; did you mean 'llava'?
->>> check_arguments({"alpha": 1, "tua": 2}, ["alpha", "tau"], "dist2 arguments")
+>>> check_arguments({"alpha": 1, "tua": 2}, ["alpha", "tau"], "metric_loss_args", " for metric_loss 'dist2'")
 Traceback (most recent call last):
 ...
-ValueError: unknown dist2 arguments ['tua']; choose from: alpha, tau; did you mean 'tau' for 'tua'?
+ValueError: unknown metric_loss_args ['tua'] for metric_loss 'dist2'; valid: ['alpha', 'tau']; did you mean 'tau' for 'tua'?
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ def unknown_name_error(what: str, name: str, choices: Iterable[str]) -> ValueErr
     return ValueError(f"unknown {what} {name!r}; choose one of: {', '.join(choices)}{did_you_mean(name, choices)}")
 
 
-def check_arguments(given: Mapping[str, Any] | Iterable[str], allowed: Iterable[str], what: str) -> None:
-    """Raise one ``ValueError`` naming every key of ``given`` that is not in ``allowed``.
+def check_arguments(given: Mapping[str, Any] | Iterable[str], allowed: Iterable[str], what: str, where: str = "") -> None:
+    """Raise one ``ValueError`` naming every key of ``given`` that is not in ``allowed`` (the one unknown-argument
+    check: loss arguments, trainer settings, options). ``where`` follows ``what`` in the message.
 
-    >>> check_arguments({"alpha": 1}, ["alpha", "tau"], "dist2 arguments")
+    >>> check_arguments({"alpha": 1}, ["alpha", "tau"], "metric_loss_args")
     """
     allowed = list(allowed)
     unknown = sorted(set(given) - set(allowed))
@@ -56,7 +57,7 @@ def check_arguments(given: Mapping[str, Any] | Iterable[str], allowed: Iterable[
         return
     hints = [f"{close[0]!r} for {key!r}" for key in unknown if (close := difflib.get_close_matches(key, allowed, n=1, cutoff=0.6))]
     hint = f"; did you mean {', '.join(hints)}?" if hints else ""
-    raise ValueError(f"unknown {what} {unknown}; choose from: {', '.join(sorted(allowed))}{hint}")
+    raise ValueError(f"unknown {what} {unknown}{where}; valid: {allowed}{hint}")
 
 
 class Registry(Generic[T]):

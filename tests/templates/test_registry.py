@@ -38,10 +38,12 @@ def test_registry_of_objects_and_a_bad_target() -> None:
 
 
 def test_unknown_arguments_are_named_with_hints() -> None:
-    check_arguments({"tau": 1}, ["alpha", "tau"], "dist2 arguments")
+    check_arguments({"tau": 1}, ["alpha", "tau"], "metric_loss_args")
     with pytest.raises(ValueError) as err:
-        check_arguments({"alpah": 1, "zzz": 2}, ["alpha", "tau"], "dist2 arguments")
-    assert str(err.value) == "unknown dist2 arguments ['alpah', 'zzz']; choose from: alpha, tau; did you mean 'alpha' for 'alpah'?"
+        check_arguments({"alpah": 1, "zzz": 2}, ["tau", "alpha"], "metric_loss_args", " for metric_loss 'dist2'")
+    assert str(err.value) == (
+        "unknown metric_loss_args ['alpah', 'zzz'] for metric_loss 'dist2'; valid: ['tau', 'alpha']; did you mean 'alpha' for 'alpah'?"
+    )
 
 
 def test_families_are_the_registered_codecs() -> None:
