@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from ..registry import check_arguments
 from .targets import MetricTargets
 
 
@@ -52,11 +53,7 @@ class LossSpec:
             return args
         if not isinstance(args, Mapping):
             raise TypeError(f"arguments of loss {self.name!r} must be a mapping; got {type(args).__name__}")
-        unknown = sorted(set(args) - set(self.arg_names()))
-        if unknown:
-            raise ValueError(
-                f"unknown argument(s) {unknown} for metric_loss {self.name!r}; valid: {self.arg_names()}"
-            )
+        check_arguments(args, self.arg_names(), "argument(s)", f" for metric_loss {self.name!r}")
         args = self._with_preset(args)
         try:
             return self.args_type(**args)

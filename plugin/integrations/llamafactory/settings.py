@@ -143,17 +143,17 @@ def validate_settings(settings: MetricLossSettings) -> None:
     """
     from metricsft.losses import LOSS_NAMES, get_loss
     from metricsft.metric_loss import FUSED_HEAD_KEY, VOCAB_KEYS, parse_fused_head, split_metric_args
+    from metricsft.registry import check_arguments
 
     if settings.loss not in LOSS_NAMES:
         raise MetricSettingsError(f"unknown {LOSS_KEY} {settings.loss!r}; valid losses: {', '.join(LOSS_NAMES)}")
     spec = get_loss(settings.loss)
     _vocab_args, loss_args = split_metric_args(settings.args)
-    unknown = sorted(set(loss_args) - set(spec.arg_names()))
-    if unknown:
-        raise MetricSettingsError(
-            f"unknown {ARGS_KEY} {unknown} for {LOSS_KEY} {settings.loss!r}; valid arguments: "
-            f"{', '.join(spec.arg_names() + list(VOCAB_KEYS) + [FUSED_HEAD_KEY])}"
-        )
+    allowed = spec.arg_names() + list(VOCAB_KEYS) + [FUSED_HEAD_KEY]
+    try:
+        check_arguments(loss_args, allowed, ARGS_KEY, f" for {LOSS_KEY} {settings.loss!r}")
+    except ValueError as err:
+        raise MetricSettingsError(str(err)) from err
     try:
         parse_fused_head(settings.args.get(FUSED_HEAD_KEY))
         spec.parse_args(loss_args)
