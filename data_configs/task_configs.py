@@ -38,13 +38,26 @@ NTIL = ("ntil", "{lam: 0.3, alpha: 0.2, beta: 0.2, sigma: 0.2}", "NTIL (paper de
 DIST2 = ("dist2", "{alpha: 0.1, tau: 1.0}", "DIST2Loss (paper defaults)")
 DIST2_LOC = ("dist2", "{alpha: 0.1, tau: 1.0, metrics: [digits, loc]}", "DIST2Loss over digits and PaliGemma's <loc> bins")
 
+# Llama-3 writes each score 0-20 as one token, grouped by width: score_range makes them one ordered
+# group, as DIST2Loss's reward-model setup wants. The other families spell 10-20 digit by digit, and
+# their place-value digits already order the scores (score_range is refused there).
+DIST2_SCORES = ("dist2", "{alpha: 0.1, tau: 1.0, score_range: [0, 20]}",
+                "DIST2Loss (paper defaults) over the scores 0-20 as one ordered group")
+# GSM8k solutions are full of step numbers; the metric term looks only at the final answer.
+NTIL_ANSWER = ("ntil", "{lam: 0.3, alpha: 0.2, beta: 0.2, sigma: 0.2, scope: {after: '####'}}",
+               "NTIL (paper defaults) on the final answer after '####'")
+DIST2_LOC_ANSWER = ("dist2", "{alpha: 0.1, tau: 1.0, metrics: [digits, loc], scope: {after: '####'}}",
+                    "DIST2Loss over digits and PaliGemma's <loc> bins, on the final answer after '####'")
+
 #: (task, family) -> (metric_loss, metric_loss_args, how the header names it); the default is NTIL
 METRIC_LOSS: dict[tuple[str, str], tuple[str, str, str]] = {
     **{(task, "paligemma"): DIST2_LOC for task in CONVERTERS.names},
+    **{("gsm8k", family): NTIL_ANSWER for family in ("qwen2_vl", "qwen2_5_vl", "llava", "llama")},
+    ("gsm8k", "paligemma"): DIST2_LOC_ANSWER,
     ("rewardbench", "qwen2_vl"): DIST2,
     ("rewardbench", "qwen2_5_vl"): DIST2,
     ("rewardbench", "llava"): DIST2,
-    ("rewardbench", "llama"): DIST2,
+    ("rewardbench", "llama"): DIST2_SCORES,
 }
 
 _BODY = """

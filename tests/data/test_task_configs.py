@@ -84,3 +84,27 @@ def test_header_describes_the_task_answer(family: str, task: str) -> None:
     numbers = next(line for line in text.splitlines() if line.startswith("# Numbers are written as"))
     geometry = get_codec(family).geometry_syntax
     assert (geometry in numbers) == (task in ("refcoco", "textdet")), numbers
+
+
+FAMILY_TOKENIZER = {
+    "qwen2_vl": "qwen2_tokenizer", "qwen2_5_vl": "qwen2_tokenizer", "llava": "llama2_tokenizer",
+    "paligemma": "gemma_loc_tokenizer", "llama": "llama3_tokenizer",
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_TOKENIZER))
+def test_metric_loss_args_build_on_the_family_tokenizer(request, family: str) -> None:
+    """Every config's metric_loss_args (metrics, score_range, scope markers) resolve on the real tokenizer."""
+    from metricsft import MetricLoss
+
+    tokenizer = request.getfixturevalue(FAMILY_TOKENIZER[family])
+    for fam, task in EXPECTED:
+        if fam != family:
+            continue
+        config, _ = load(family, task)
+        described = MetricLoss(tokenizer, config["metric_loss"], config["metric_loss_args"]).describe()
+        groups = [g["name"] for g in described["vocabulary"]["groups"]]
+        if "score_range" in config["metric_loss_args"]:
+            assert "scores/0-20" in groups  # the reward scores compete as one ordered group
+        if task == "gsm8k":
+            assert described["vocabulary"]["scope"] == {"after": "####"}
