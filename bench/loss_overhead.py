@@ -1,6 +1,6 @@
 """Forward + backward time and peak memory of each metric loss relative to plain cross-entropy.
 
-Shapes follow DESIGN.md §9: 2,048 label positions, vocabulary 151,936 (Qwen2, logits wider than the
+Shapes: 2,048 label positions, vocabulary 151,936 (Qwen2, logits wider than the
 tokenizer as in the real model) and 32,000 (Llama-2), 1 % / 10 % / 30 % numeric positions. Times are
 interleaved with the CE baseline in one process (the machine is shared and noisy: only ratios are
 meaningful); each peak-memory number comes from a fresh child process (the RSS high-water mark, reset

@@ -21,7 +21,7 @@ def tiny_text_model(tmp_path_factory) -> Path:
 
 
 def gsm8k_rows(n: int) -> list[dict]:
-    """Rows in the converted format (contracts.md), written here: question, solution, truth."""
+    """Rows in the converted format, written here: question, solution, truth."""
     rows = []
     for i in range(n):
         a, b = 3 + i, 7 + 2 * i

@@ -24,7 +24,7 @@ from tests.eval.test_runner import gsm8k_rows, read_jsonl, write_rows
 
 REPO = Path(__file__).resolve().parents[2]
 VLLM_VENV = Path(os.environ.get("METRICSFT_VLLM_VENV") or REPO / ".venv-vllm")
-# What vLLM needs on a small CPU machine (DESIGN.md section 7): a small KV cache instead of most of RAM.
+# What vLLM needs on a small CPU machine: a small KV cache instead of most of RAM.
 VLLM_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 pytestmark = [

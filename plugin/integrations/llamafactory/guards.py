@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from packaging.version import Version
 
-# The seam was read and tested against 0.9.5 (DESIGN.md §4). A new LLaMA-Factory release may
+# The seam was read and tested against 0.9.5. A new LLaMA-Factory release may
 # rename the workflow's trainer or add its own loss flags, so anything outside the range is an
 # error until someone re-checks the facts and widens it.
 SUPPORTED_LLAMAFACTORY_MIN = Version("0.9.5")  # inclusive
