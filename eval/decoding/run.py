@@ -85,7 +85,8 @@ def spread_summary(decisions: Sequence[Decision]) -> dict[str, float]:
 def run_mbr_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]:
     """Sample what is missing, choose one answer per row, score, write the MBR result files."""
     total_start = time.perf_counter()
-    rule_name, rule = mbr_rule(args.task, args.mbr_rule)  # before any generation: an unsupported task fails fast
+    # before any generation: an unsupported task fails fast
+    rule_name, rule = mbr_rule(args.task, args.mbr_rule, args.judge_rules)
     spec = SamplingSpec(n=args.samples, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
     task = task_for(args)
     rows = task.read_rows(args.data)

@@ -28,7 +28,7 @@ from metricsft.eval.metrics.clock import DIAL_MINUTES, minutes_on_dial
 from metricsft.eval.parsers.answers import final_rational, flexible_extract, strict_match, to_fraction
 from metricsft.eval.parsers.clock import parse_clock_time
 from metricsft.eval.parsers.geometry import parse_boxes
-from metricsft.eval.parsers.judgements import official_verdict, parse_named_scores, parse_rating
+from metricsft.eval.parsers.judgements import official_verdict, parse_named_scores, parse_rating, parse_verdict
 from metricsft.eval.tasks.base import Task
 from metricsft.templates import Box, Codec
 from metricsft.templates.base import format_number
@@ -144,11 +144,13 @@ def _box_coordinate_median(samples: Sequence[str], row: dict, codec: Codec) -> D
 
 # -- judgements and scores (RewardBench) -----------------------------------------------------------
 
-def _verdicts(samples: Sequence[str]) -> Decision:
-    """Majority over the verdicts as the task reads them by default (RewardBench's official reading)."""
+def _verdicts(samples: Sequence[str], judge_rules: str) -> Decision:
+    """Majority over the verdicts as the task reads them (``judge_rules``: RewardBench's official reading
+    by default, or the strict one)."""
+    reader = parse_verdict if judge_rules == "strict" else official_verdict
 
     def parse(text: str) -> str | None:
-        parsed = official_verdict(text)
+        parsed = reader(text)
         return parsed.value if parsed.ok else None
 
     return _pick(samples, parse, rules.majority_vote, str,
@@ -187,7 +189,13 @@ def _rewardbench(samples: Sequence[str], row: dict, codec: Codec) -> Decision:
         return _ratings(samples, codec)
     if mode == "scores":
         return _named_scores(samples, codec)
-    return _verdicts(samples)
+    return _verdicts(samples, "official")
+
+
+def _strict_rewardbench(samples: Sequence[str], row: dict, codec: Codec) -> Decision:
+    if (Task.truth(row) or {}).get("mode", "pairwise") == "pairwise":
+        return _verdicts(samples, "strict")
+    return _rewardbench(samples, row, codec)
 
 
 # -- registry --------------------------------------------------------------------------------------
@@ -220,8 +228,11 @@ UNSUPPORTED = {
 }
 
 
-def mbr_rule(task: str, name: str | None = None) -> tuple[str, RowRule]:
-    """``(rule name, rule)`` for ``task``: ``name`` or the task's default; errors say what to pass instead."""
+def mbr_rule(task: str, name: str | None = None, judge_rules: str | None = None) -> tuple[str, RowRule]:
+    """``(rule name, rule)`` for ``task``: ``name`` or the task's default; errors say what to pass instead.
+
+    ``judge_rules`` (rewardbench's ``--judge-rules``) makes the verdict vote read verdicts as the scorer will.
+    """
     if task in UNSUPPORTED:
         raise ValueError(UNSUPPORTED[task])
     if task not in MBR_RULES:
@@ -230,4 +241,6 @@ def mbr_rule(task: str, name: str | None = None) -> tuple[str, RowRule]:
     name = name or next(iter(choices))
     if name not in choices:
         raise ValueError(f"--mbr-rule {name!r} does not apply to {task}; choose one of: {', '.join(choices)}")
+    if task == "rewardbench" and judge_rules == "strict":
+        return name, _strict_rewardbench
     return name, choices[name]

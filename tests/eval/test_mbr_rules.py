@@ -125,6 +125,9 @@ def test_rewardbench_rule_follows_the_row_mode():
     # verdicts are read as the task reads them (RewardBench's official reading: [[A]] anywhere wins, [[C]] = tie)
     assert decide(["[[B]] or rather [[A]]", "[[C]]", "[[C]]"], pairwise, codec).value == "tie"
     assert decide(["[[B]] or rather [[A]]", "[[A]]", "[[B]]"], pairwise, codec).value == "A"
+    strict = mbr_rule("rewardbench", judge_rules="strict")[1]  # --judge-rules strict: naming both is unreadable
+    decision = strict(["[[B]] or rather [[A]]", "[[A]]", "[[B]]", "[[B]]"], pairwise, codec)
+    assert (decision.value, decision.parsed) == ("B", 3)
     rating = {"meta": {"truth": {"mode": "rating"}}}
     decision = decide(["Rating: [[9]]", "[[2]]", "[[7]]", "[[8]]"], rating, codec)  # sorted 2 7 8 9 -> 7
     assert (decision.value, decision.chosen_sample) == (7.0, 2)
