@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from metricsft.eval.backends import Backend, Request, make_backend
+from metricsft.eval.backends import Backend, BackendError, Request, make_backend
 from metricsft.eval.backends.base import SamplingSpec
 from metricsft.eval.decoding.compare import MBR_RESULTS_FILE, write_results_markdown
 from metricsft.eval.decoding.task_rules import RULE_DESCRIPTIONS, Decision, mbr_rule
@@ -48,7 +48,7 @@ class SampledBackend:
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[str, list[str]]]:  # type: ignore[override]
         for row_id, samples in self.backend.generate_samples(requests, self.spec):
             if len(samples) != self.spec.n:
-                raise ValueError(f"row {row_id!r}: backend {self.name!r} returned {len(samples)} samples, not {self.spec.n}")
+                raise BackendError(f"row {row_id!r}: backend {self.name!r} returned {len(samples)} samples, not {self.spec.n}")
             yield row_id, samples
 
     def describe(self) -> dict[str, Any]:
