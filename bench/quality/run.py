@@ -185,7 +185,9 @@ def task_metrics(task: str, rows: list[dict[str, Any]]) -> dict[str, float]:
 def _train_log(out_dir: Path) -> tuple[float, int]:
     state = out_dir / "trainer_state.json"
     data = json.loads(state.read_text())
+    # The last logged step's loss; a run shorter than logging_steps only has the trainer's mean train_loss.
     logged = [e["loss"] for e in data.get("log_history", []) if "loss" in e]
+    logged += [] if logged else [e["train_loss"] for e in data.get("log_history", []) if "train_loss" in e]
     return (float(logged[-1]) if logged else math.nan), int(data.get("global_step", 0))
 
 
