@@ -189,6 +189,20 @@ def build_requests(task: Any, rows: Sequence[dict], args: EvalArguments) -> list
     return requests
 
 
+def prepare_run(args: EvalArguments) -> tuple[Any, list[dict], list[Request], Path]:
+    """What greedy and MBR runs share before generating: task, rows (``--limit``), requests, the
+    output folder, and the refusal to resume a cache made with other settings."""
+    task = task_for(args)
+    rows = task.read_rows(args.data)
+    if args.limit is not None:
+        rows = rows[: args.limit]
+    requests = build_requests(task, rows, args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    check_run_identity(out, args)
+    return task, rows, requests, out
+
+
 def check_run_identity(out: Path, args: EvalArguments) -> None:
     """Refuse to resume a cache that was generated with another model/task/data/format."""
     identity = {k: getattr(args, k) for k in RUN_IDENTITY}
@@ -267,14 +281,7 @@ def run_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]
     if args.decode != "greedy":
         raise ValueError(f"--decode must be 'greedy' or 'mbr', got {args.decode!r}")
     total_start = time.perf_counter()
-    task = task_for(args)
-    rows = task.read_rows(args.data)
-    if args.limit is not None:
-        rows = rows[: args.limit]
-    requests = build_requests(task, rows, args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_run_identity(out, args)
+    task, rows, requests, out = prepare_run(args)
     cache = AnswerCache(out / CACHE_FILE)
     cached_before = sum(r.id in cache for r in requests)
     try:

@@ -28,11 +28,9 @@ from metricsft.eval.runner import (
     AnswerCache,
     EvalArguments,
     backend_kwargs,
-    build_requests,
-    check_run_identity,
     generate_missing,
     installed_versions,
-    task_for,
+    prepare_run,
 )
 from metricsft.templates import get_codec
 
@@ -88,14 +86,7 @@ def run_mbr_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, 
     # before any generation: an unsupported task fails fast
     rule_name, rule = mbr_rule(args.task, args.mbr_rule, args.judge_rules)
     spec = SamplingSpec(n=args.samples, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
-    task = task_for(args)
-    rows = task.read_rows(args.data)
-    if args.limit is not None:
-        rows = rows[: args.limit]
-    requests = build_requests(task, rows, args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_run_identity(out, args)
+    task, rows, requests, out = prepare_run(args)
     check_sampling_identity(out, spec)
     cache = AnswerCache(out / SAMPLES_FILE)
     cached_before = sum(r.id in cache for r in requests)
