@@ -22,6 +22,7 @@ from .head_bypass import HiddenStateHead
 from .losses import get_loss
 from .losses.functional import metric_token_loss
 from .losses.fused_head import metric_token_loss_from_hidden
+from .registry import check_arguments
 from .scope import resolve_scope
 from .vocab import CodebookMetric, MetricVocab, build_metric_vocab
 
@@ -105,12 +106,7 @@ class MetricLoss:
         self.spec = get_loss(loss)
         self.fused_head = parse_fused_head((args or {}).get(FUSED_HEAD_KEY))
         vocab_args, loss_args = split_metric_args(args)
-        unknown = sorted(set(loss_args) - set(self.spec.arg_names()))
-        if unknown:
-            raise ValueError(
-                f"unknown metric_loss_args {unknown} for metric_loss {loss!r}; valid: "
-                f"{self.spec.arg_names() + list(VOCAB_KEYS)}"
-            )
+        check_arguments(loss_args, self.spec.arg_names() + list(VOCAB_KEYS), "metric_loss_args", f" for metric_loss {loss!r}")
         self.args = self.spec.parse_args(loss_args)
         self.vocab_args = vocab_args
         self.vocab = vocab if vocab is not None else build_vocab_from_args(tokenizer, vocab_args)
