@@ -272,6 +272,22 @@ def prediction_rows(rows: Sequence[dict], requests: Sequence[Request], answers: 
     return out
 
 
+def run_record(
+    args: EvalArguments, timing: dict[str, Any], n_rows: int, cached_before: int, cache: "AnswerCache", total_start: float
+) -> dict[str, Any]:
+    """The run.json facts greedy and MBR runs share: arguments, backend, cache use, timings, versions."""
+    backend_info = timing.pop("backend", None)
+    timing["total_s"] = time.perf_counter() - total_start
+    return {
+        "arguments": {k: v for k, v in dataclasses.asdict(args).items() if k != "progress"},
+        "backend": backend_info,
+        "rows": n_rows, "generated_now": n_rows - cached_before, "from_cache": cached_before,
+        "dropped_torn_cache_line": cache.dropped_torn_line,
+        "timing_s": {k: round(v, 3) for k, v in timing.items()},
+        "versions": installed_versions(),
+    }
+
+
 def run_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]:
     """Generate what is missing, score everything, write the result files; return results.json's content."""
     if args.decode == "mbr":
@@ -298,16 +314,7 @@ def run_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, Any]
     with open(out / "generated_predictions.jsonl", "w", encoding="utf-8") as handle:
         for record in prediction_rows(rows, requests, answers):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    backend_info = timing.pop("backend", None)
-    timing["total_s"] = time.perf_counter() - total_start
-    run = {
-        "arguments": {k: v for k, v in dataclasses.asdict(args).items() if k != "progress"},
-        "backend": backend_info,
-        "rows": len(requests), "generated_now": len(requests) - cached_before, "from_cache": cached_before,
-        "dropped_torn_cache_line": cache.dropped_torn_line,
-        "timing_s": {k: round(v, 3) for k, v in timing.items()},
-        "versions": installed_versions(), "plots": plots,
-    }
+    run = {**run_record(args, timing, len(requests), cached_before, cache, total_start), "plots": plots}
     results = {**report.to_json(), "run": run}
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     (out / "results.md").write_text(report.to_markdown().rstrip() + "\n\n" + run_markdown(run) + "\n")

@@ -29,8 +29,8 @@ from metricsft.eval.runner import (
     EvalArguments,
     backend_kwargs,
     generate_missing,
-    installed_versions,
     prepare_run,
+    run_record,
 )
 from metricsft.templates import get_codec
 
@@ -105,17 +105,8 @@ def run_mbr_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, 
         for request in requests:
             decision = decisions[request.id]
             handle.write(json.dumps({"id": request.id, **dataclasses.asdict(decision)}, ensure_ascii=False) + "\n")
-    backend_info = timing.pop("backend", None)
-    timing["total_s"] = time.perf_counter() - total_start
     no_sample_parsed = sum(d.parsed == 0 for d in decisions.values())
-    run = {
-        "arguments": {k: v for k, v in dataclasses.asdict(args).items() if k != "progress"},
-        "backend": backend_info,
-        "rows": len(requests), "generated_now": len(requests) - cached_before, "from_cache": cached_before,
-        "dropped_torn_cache_line": cache.dropped_torn_line,
-        "timing_s": {k: round(v, 3) for k, v in timing.items()},
-        "versions": installed_versions(),
-    }
+    run = run_record(args, timing, len(requests), cached_before, cache, total_start)
     mbr = {
         "rule": rule_name, "rule_description": RULE_DESCRIPTIONS[rule_name], "sampling": dataclasses.asdict(spec),
         "rows_without_a_parsed_sample": no_sample_parsed,
