@@ -81,12 +81,13 @@ def two_level_bootstrap(loss: np.ndarray, base: np.ndarray, metric: str, replica
     return {"ci": (float(low), float(high)), "replicates": int(samples.size)}
 
 
-def verdict(metric: str, ci: tuple[float, float]) -> str:
+def verdict(metric: str, ci: tuple[float, float], reference: str = "ce") -> str:
+    """What an interval of (candidate - reference) differences shows: better, worse, or no difference."""
     low, high = ci
     if low <= 0.0 <= high or not (math.isfinite(low) and math.isfinite(high)):
         return "no difference shown"
     better = high < 0 if LOWER_IS_BETTER[metric] else low > 0
-    return "better than ce" if better else "worse than ce"
+    return f"better than {reference}" if better else f"worse than {reference}"
 
 
 def score_baselines(out: Path, config: dict[str, Any]) -> dict[str, dict[int, dict[str, dict[str, float]]]]:
@@ -150,6 +151,47 @@ def summarise(records: list[dict[str, Any]], baselines: dict[str, Any]) -> dict[
                 "baselines": baselines[task][size], "losses": losses,
             }
     return summary
+
+
+def summarise_mbr(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Greedy vs MBR decoding of the same trained models, per (task, size, loss): seed means of the primary
+    metric under each, and the paired difference d_s = MBR - greedy (t interval over seeds, two-level bootstrap)."""
+    summary: dict[str, Any] = {}
+    for task in sorted({r["task"] for r in records if "mbr" in r}):
+        metric = PRIMARY[task]
+        for size in sorted({r["size"] for r in records if r["task"] == task and "mbr" in r}):
+            for loss in LOSS_ORDER:
+                runs = sorted((r for r in records if (r["task"], r["size"], r["loss"]) == (task, size, loss) and "mbr" in r),
+                              key=lambda r: r["seed"])
+                if not runs:
+                    continue
+                diffs = [r["mbr"][metric] - r[metric] for r in runs]
+                ci = two_level_bootstrap(row_matrix([r["mbr"] for r in runs], task), row_matrix(runs, task), metric)["ci"]
+                summary.setdefault(task, {}).setdefault(size, {})[loss] = {
+                    "metric": metric, "seeds": [r["seed"] for r in runs], "samples": runs[0]["mbr"]["samples"],
+                    "rule": runs[0]["mbr"]["rule"], "greedy": statistics.fmean(r[metric] for r in runs),
+                    "mbr": statistics.fmean(r["mbr"][metric] for r in runs), "diff": statistics.fmean(diffs),
+                    "t_ci": t_interval(diffs), "bootstrap_ci": ci,
+                    "verdict": verdict(metric, ci, "greedy"),
+                }
+    return summary
+
+
+def mbr_markdown(summary: dict[str, Any]) -> str:
+    if not summary:
+        return ""
+    lines = ["**Greedy vs MBR decoding** (the same trained models; MBR = N answers sampled at temperature 1, "
+             "reduced by `metricsft eval --decode mbr`'s rule; Δ = MBR − greedy, paired by seed)", "",
+             "| task | size | loss | seeds | N, rule | greedy | MBR | Δ | 95% t (seeds) | 95% bootstrap (seeds, rows) | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for task, sizes in summary.items():
+        for size, losses in sizes.items():
+            for loss, e in losses.items():
+                lines.append(f"| {task} ({e['metric']}) | {size} | {loss} | {len(e['seeds'])} | {e['samples']}, {e['rule']} | "
+                             f"{e['greedy']:.3f} | {e['mbr']:.3f} | {e['diff']:+.4f} | "
+                             f"[{e['t_ci'][0]:+.4f}, {e['t_ci'][1]:+.4f}] | "
+                             f"[{e['bootstrap_ci'][0]:+.4f}, {e['bootstrap_ci'][1]:+.4f}] | {e['verdict']} |")
+    return "\n".join(lines) + "\n"
 
 
 def _mean_std(entry: dict[str, Any], digits: int, scale: float = 1.0) -> str:
@@ -234,11 +276,13 @@ def analyse(records: list[dict[str, Any]], out: Path, cfg: dict[str, Any] | None
     parts = out / "invocations.jsonl"
     wall_s = sum(json.loads(line)["wall_s"] for line in parts.read_text().splitlines()) if parts.exists() else None
     summary = summarise(records, score_baselines(out, state["config"]))
-    table = markdown(summary)
+    mbr = summarise_mbr(records)
+    table = markdown(summary) + ("\n" + mbr_markdown(mbr) if mbr else "")
     compute_s = sum(r["train_s"] + r["eval_s"] for r in records)
     (out / "summary.json").write_text(json.dumps(
         {"config": cfg or state["config"], "wall_s": wall_s, "run_seconds_total": compute_s, "gate": GATE,
-         "tasks": {t: {str(s): c for s, c in sizes.items()} for t, sizes in summary.items()}}, indent=2) + "\n")
+         "tasks": {t: {str(s): c for s, c in sizes.items()} for t, sizes in summary.items()},
+         "greedy_vs_mbr": {t: {str(s): c for s, c in sizes.items()} for t, sizes in mbr.items()}}, indent=2) + "\n")
     header = f"runs: {len(records)}; seconds inside runs (sum over workers): {compute_s:.0f}"
     if wall_s is not None:
         header += f"; wall time (all invocations): {wall_s / 60:.1f} min"
@@ -252,11 +296,12 @@ def write_tables(out: Path, records: list[dict[str, Any]]) -> None:
     import csv
 
     fields = ("task", "size", "loss", "seed", "n_eval", "steps", "mae", "rmse", "exact_match", "mean_iou", "acc50",
-              "parse_failure_rate", "train_loss", "train_s", "eval_s")
+              "parse_failure_rate", "mbr_mae", "mbr_mean_iou", "train_loss", "train_s", "eval_s")
     with (out / "runs.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows({**r, **{f"mbr_{k}": v for k, v in r.get("mbr", {}).items() if k in ("mae", "mean_iou")}}
+                         for r in records)
     with (out / "rows.jsonl").open("w") as handle:
         for record in records:
             for row in record["rows"]:

@@ -7,8 +7,10 @@ one gets without learning it. Per task:
   training mean of the row's line A-D: uses the letter, ignores x) are trivial; ``least_squares`` (an
   ordinary least-squares line per letter, fitted on the same training set) is the skyline: it knows the
   task is linear and only has to estimate 8 numbers.
-* ``box``: ``mean_box`` (the training set's mean corners) and ``centre_mean_size`` (a box of the training
-  mean size around the given centre: copies half of the input) are trivial.
+* ``box``: ``mean_box`` (the training set's mean corners) and ``place_mean`` (the mean training box of
+  the same place in the frame: uses half of the description) are trivial; ``description_mean`` (the mean
+  training box of the same description; the global mean where the description was never seen) is the
+  skyline: it is what the model has to learn.
 
 Each baseline writes answer *text* in the task's format, which goes through the same `metricsft score`
 rules as the models' answers.
@@ -26,10 +28,10 @@ import numpy as np
 
 from metricsft.templates import Box
 
-from bench.quality.tasks import BOX_IMAGE, box_answer
+from bench.quality.tasks import box_answer
 
-TRIVIAL = {"linreg": ("zero", "mean", "problem_mean"), "box": ("mean_box", "centre_mean_size")}
-SKYLINE = {"linreg": ("least_squares",), "box": ()}
+TRIVIAL = {"linreg": ("zero", "mean", "problem_mean"), "box": ("mean_box", "place_mean")}
+SKYLINE = {"linreg": ("least_squares",), "box": ("description_mean",)}
 
 
 def _linreg_xy(rows: list[dict[str, Any]]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -60,19 +62,19 @@ def linreg_baselines(train: list[dict[str, Any]], held_out: list[dict[str, Any]]
 
 def box_baselines(train: list[dict[str, Any]], held_out: list[dict[str, Any]]) -> dict[str, list[str]]:
     boxes = np.array([r["meta"]["truth"]["box"] for r in train], dtype=float)
-    mean = boxes.mean(axis=0)
-    width, height = float((boxes[:, 2] - boxes[:, 0]).mean()), float((boxes[:, 3] - boxes[:, 1]).mean())
 
-    def text(x1: float, y1: float, x2: float, y2: float) -> str:
-        clip = lambda v, hi: min(max(round(v), 0), hi)  # noqa: E731  (a box must lie in the image)
-        return box_answer(Box(clip(x1, BOX_IMAGE.width), clip(y1, BOX_IMAGE.height),
-                              clip(x2, BOX_IMAGE.width), clip(y2, BOX_IMAGE.height)))
+    def mean_text(mask: np.ndarray) -> str:
+        x1, y1, x2, y2 = (round(float(v)) for v in (boxes[mask] if mask.any() else boxes).mean(axis=0))
+        return box_answer(Box(x1, y1, x2, y2))
 
-    centred = []
-    for row in held_out:
-        cx, cy = (int(v) for v in row["messages"][0]["content"].split()[0].split(","))
-        centred.append(text(cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2))
-    return {"mean_box": [text(*mean)] * len(held_out), "centre_mean_size": centred}
+    def by(keys: tuple[str, ...]) -> list[str]:
+        """Per held-out row: the mean training box of the rows whose scene agrees on `keys`."""
+        scenes = [tuple(r["meta"]["box_scene"][k] for k in keys) for r in train]
+        return [mean_text(np.array([s == tuple(row["meta"]["box_scene"][k] for k in keys) for s in scenes]))
+                for row in held_out]
+
+    return {"mean_box": by(()), "place_mean": by(("row", "column")),
+            "description_mean": by(("object", "size", "row", "column"))}
 
 
 def baseline_texts(task: str, train: list[dict[str, Any]], held_out: list[dict[str, Any]]) -> dict[str, list[str]]:

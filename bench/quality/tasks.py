@@ -10,10 +10,12 @@ scored (`metricsft score`). Training sets are nested: the first 256 rows of the 
   x in {0.0, 0.1, ..., 0.9}, Gaussian noise (sd 0.05) on y, y written with two decimals. Prompt
   ``"C 0.7"`` -> answer ``"1.42"``. 40 distinct prompts: with 128 training rows each is seen ~3 times
   with different noise, so the model has to average noisy numeric targets; the noise floor is MAE ~0.04.
-* ``box`` -- the box task: a box given by its centre and size on Qwen2-VL's 0-1000 grid (prompt
-  ``"435,612 204x300"``) must be written as its corners the way Qwen2-VL writes a box, ``(333,462),(537,762)``
-  (the `qwen2_vl` codec, see `box_answer`); scored by `metricsft score refcoco` (Acc@0.5, mean IoU).
-  The image is a stand-in 1000x1000 frame, so grid units are pixels.
+* ``box`` -- boxes of objects described in text, written the way Qwen2-VL writes a box on its 0-1000 grid:
+  ``"large cat top left"`` -> ``(46,90),(352,308)`` (the `qwen2_vl` codec, see `box_answer`). The object
+  fixes the aspect ratio, the size word the area, the place the centre (81 descriptions); every row adds
+  noise (centre sd 15 grid units, width and height x exp(N(0, 0.08))), so, as in linreg, the model must
+  learn averages of noisy numeric targets. Held-out rows are fresh draws of the same descriptions. Scored
+  by `metricsft score refcoco` (Acc@0.5, mean IoU); the image is a stand-in 1000x1000 frame.
 
 >>> rows = linreg_rows(random.Random(0), 2, "train")
 >>> rows[0]["messages"][0]["content"].split()[0] in "ABCD"
@@ -23,6 +25,7 @@ True
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,19 +89,41 @@ def box_answer(box: Box) -> str:
     return text.removeprefix("<|box_start|>").removesuffix("<|box_end|>")
 
 
+# The box task's scenes: an object (its aspect ratio), a size word (its area) and a place on a 3 x 3 grid of the
+# frame (its centre) fix the canonical box; every row adds noise, so the model must learn 81 noisy averages
+# (compositionally: at 128 rows most descriptions are seen once or not at all).
+BOX_OBJECTS = {"cat": 1.4, "ball": 1.0, "person": 0.5}  # width / height
+BOX_SIZES = {"small": 100, "medium": 180, "large": 260}  # sqrt(area) in grid units
+BOX_ROWS = {"top": 200, "middle": 500, "bottom": 800}  # centre y
+BOX_COLUMNS = {"left": 200, "centre": 500, "right": 800}  # centre x
+BOX_CENTRE_NOISE, BOX_SIZE_NOISE = 15.0, 0.08  # sd of the centre (grid units) and of log(width), log(height)
+
+
+def box_scene(rng: random.Random) -> dict[str, str]:
+    return {"object": rng.choice(list(BOX_OBJECTS)), "size": rng.choice(list(BOX_SIZES)),
+            "row": rng.choice(list(BOX_ROWS)), "column": rng.choice(list(BOX_COLUMNS))}
+
+
+def box_prompt(scene: dict[str, str]) -> str:
+    return f"{scene['size']} {scene['object']} {scene['row']} {scene['column']}"
+
+
 def box_rows(rng: random.Random, n: int, split: str) -> list[dict[str, Any]]:
     codec = get_codec("qwen2_vl")
     rows = []
     for index in range(n):
-        # Even sizes keep the corners on the integer grid: the answer is exact, only the model errs.
-        w, h = 2 * rng.randint(30, 250), 2 * rng.randint(30, 250)
-        cx, cy = rng.randint(w // 2, 1000 - w // 2), rng.randint(h // 2, 1000 - h // 2)
-        box = Box(cx - w // 2, cy - h // 2, cx + w // 2, cy + h // 2)
-        answer = box_answer(box)
+        scene = box_scene(rng)
+        aspect, side = BOX_OBJECTS[scene["object"]], BOX_SIZES[scene["size"]]
+        cx = BOX_COLUMNS[scene["column"]] + rng.gauss(0.0, BOX_CENTRE_NOISE)
+        cy = BOX_ROWS[scene["row"]] + rng.gauss(0.0, BOX_CENTRE_NOISE)
+        w = side * math.sqrt(aspect) * math.exp(rng.gauss(0.0, BOX_SIZE_NOISE))
+        h = side / math.sqrt(aspect) * math.exp(rng.gauss(0.0, BOX_SIZE_NOISE))
+        clip = lambda v: min(max(round(v), 0), 1000)  # noqa: E731  (corners on the integer grid, inside the frame)
+        box = Box(clip(cx - w / 2), clip(cy - h / 2), clip(cx + w / 2), clip(cy + h / 2))
         rows.append(make_row(
-            row_id=f"box/{split}/{index}", codec=codec, prompt=f"{cx},{cy} {w}x{h}", answer=answer,
+            row_id=f"box/{split}/{index}", codec=codec, prompt=box_prompt(scene), answer=box_answer(box),
             task="refcoco", split=split, truth=BoxTruth((box.x1, box.y1, box.x2, box.y2), "box"),
-            meta={"image_size": [BOX_IMAGE.width, BOX_IMAGE.height]},
+            meta={"image_size": [BOX_IMAGE.width, BOX_IMAGE.height], "box_scene": scene},
         ))
     return rows
 
@@ -115,9 +140,6 @@ def build_task(name: str, root: Path, sizes: tuple[int, ...], n_eval: int) -> Ta
     folder = root / name
     train = ROW_BUILDERS[name](random.Random(TRAIN_SEED), max(sizes), "train")
     held_out = ROW_BUILDERS[name](random.Random(EVAL_SEED), n_eval, "eval")
-    if name == "box":  # never score a training prompt (linreg has only 40 prompts: new noise, same inputs)
-        seen = {row["messages"][0]["content"] for row in train}
-        held_out = [row for row in held_out if row["messages"][0]["content"] not in seen]
     names = {}
     for size in sizes:
         names[size] = f"{name}_train_{size}"

@@ -89,9 +89,15 @@ def test_task_rows_round_trip_through_the_family_codecs():
         answer = row["messages"][1]["content"]
         parsed = get_codec("qwen2_vl").parse_boxes(f"<|box_start|>{answer}<|box_end|>", tasks.BOX_IMAGE)
         assert parsed.ok and list(parsed.value[0].coords()) == row["meta"]["truth"]["box"]
-        cx, cy = (int(v) for v in row["messages"][0]["content"].split()[0].split(","))
+        size, obj, place_row, place_column = row["messages"][0]["content"].split()
+        assert row["meta"]["box_scene"] == {"object": obj, "size": size, "row": place_row, "column": place_column}
         x1, y1, x2, y2 = row["meta"]["truth"]["box"]
-        assert ((x1 + x2) / 2, (y1 + y2) / 2) == (cx, cy)
+        # The centre is the place's centre plus noise (sd 15 grid units; 6 sd + rounding).
+        assert abs((x1 + x2) / 2 - tasks.BOX_COLUMNS[place_column]) < 6 * tasks.BOX_CENTRE_NOISE + 1
+        assert abs((y1 + y2) / 2 - tasks.BOX_ROWS[place_row]) < 6 * tasks.BOX_CENTRE_NOISE + 1
+        # Width / height ~ the object's aspect ratio (each side has log-noise sd 0.08: 6 sd on the ratio).
+        ratio = (x2 - x1) / (y2 - y1)
+        assert abs(math.log(ratio / tasks.BOX_OBJECTS[obj])) < 6 * math.sqrt(2) * tasks.BOX_SIZE_NOISE + 0.05
     weights = tasks.linreg_weights()
     for row in tasks.linreg_rows(random.Random(0), 200, "train"):
         p = row["meta"]["linreg"]
@@ -125,6 +131,34 @@ def test_baselines_score_through_metricsft_score(tmp_path):
     assert maes["least_squares"] < maes["problem_mean"] < maes["zero"]
 
 
+def test_box_baselines_are_means_of_matching_training_boxes():
+    train = tasks.box_rows(random.Random(3), 300, "train")
+    held_out = tasks.box_rows(random.Random(4), 20, "eval")
+    texts = baselines.box_baselines(train, held_out)
+    for row, described, placed in zip(held_out, texts["description_mean"], texts["place_mean"]):
+        scene = row["meta"]["box_scene"]
+        same = [t["meta"]["truth"]["box"] for t in train if t["meta"]["box_scene"] == scene] or \
+            [t["meta"]["truth"]["box"] for t in train]
+        mean = [round(sum(b[i] for b in same) / len(same)) for i in range(4)]
+        assert described == f"({mean[0]},{mean[1]}),({mean[2]},{mean[3]})"
+        here = [t["meta"]["truth"]["box"] for t in train
+                if (t["meta"]["box_scene"]["row"], t["meta"]["box_scene"]["column"]) == (scene["row"], scene["column"])]
+        assert placed.startswith(f"({round(sum(b[0] for b in here) / len(here))},")
+
+
+def test_greedy_vs_mbr_summary_pairs_each_run_with_its_own_greedy_answers():
+    records = []
+    for seed in range(5):
+        record = _record("linreg", "ce", seed, [0.2] * 8)
+        record["mbr"] = {**_record("linreg", "ce", seed, [0.1] * 8), "samples": 8, "rule": "median"}
+        records.append(record)
+    entry = analysis.summarise_mbr(records)["linreg"][64]["ce"]
+    assert entry["greedy"] == pytest.approx(0.2) and entry["mbr"] == pytest.approx(0.1)
+    assert entry["diff"] == pytest.approx(-0.1) and entry["verdict"] == "better than greedy"
+    assert "| linreg (mae) | 64 | ce | 5 | 8, median |" in analysis.mbr_markdown(analysis.summarise_mbr(records))
+    assert analysis.summarise_mbr([_record("linreg", "ce", 0, [0.2])]) == {}  # runs without MBR: no table
+
+
 @pytest.mark.slow
 def test_smoke_benchmark_runs_and_writes_finite_results(tmp_path):
     out = tmp_path / "quality-smoke"
@@ -143,3 +177,4 @@ def test_smoke_benchmark_runs_and_writes_finite_results(tmp_path):
     assert set(summary["tasks"]) == {"linreg", "box"}
     assert (out / "data_efficiency.png").stat().st_size > 0
     assert "| 64 | ce | 1 |" in (out / "summary.md").read_text()
+    assert set(summary["greedy_vs_mbr"]) == {"linreg", "box"}  # every run also decoded with MBR
