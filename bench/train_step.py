@@ -13,6 +13,8 @@ positions carry labels (a short answer after a long prompt or image, as in VLM g
 Times are medians of interleaved steps in one process (only ratios are meaningful on a shared
 machine). Peak memory: on CUDA the allocator's peak during one step; on CPU the RSS high-water
 mark of one step in a fresh child process (the model and inputs exist before the mark is reset).
+``peak_mib`` includes what is held before the step (weights, inputs; on CPU also the libraries);
+``step_mib`` is the peak minus that: the memory the step itself needs (activations, logits, gradients).
 
     python bench/train_step.py                                  # CPU, fp32 -> bench/results/train_step_cpu.csv
     python bench/train_step.py --device cuda --dtype bfloat16   # -> bench/results/train_step_cuda.csv
@@ -109,25 +111,29 @@ def one_step(run, model, ids, labels, device: str) -> float:
     return time.perf_counter() - start
 
 
-def cuda_peak_mib(run, model, ids, labels) -> float:
+def cuda_peak_mib(run, model, ids, labels) -> tuple[float, float]:
+    """(peak allocated during one step, memory held before it: weights and inputs), MiB."""
     model.zero_grad(set_to_none=True)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
     run(ids, labels)
     torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() / 2**20
+    return torch.cuda.max_memory_allocated() / 2**20, before / 2**20
 
 
-def cpu_peak_child(row: str, tokens: int, supervised: float, dtype: str, threads: int) -> float:
-    """Peak RSS (MiB) of one step in a fresh process, mark reset after model and inputs exist."""
+def cpu_peak_child(row: str, tokens: int, supervised: float, dtype: str, threads: int) -> tuple[float, float]:
+    """(peak RSS during one step in a fresh process, RSS just before it: libraries, weights, inputs), MiB."""
     code = (
         "import sys,json,torch; sys.path.insert(0,%r); import bench.train_step as b; torch.set_num_threads(%d);"
         "from bench.loss_overhead import reset_peak_rss, rss_mib;"
         "m=b.build_model('cpu', getattr(torch,%r)); tok=b.load_tokenizer(); ids,lab=b.make_batch(tok,%d,%r,'cpu');"
-        "run=b.step_function(%r,m,tok); reset_peak_rss(); run(ids,lab); print(json.dumps(rss_mib('VmHWM')))"
+        "run=b.step_function(%r,m,tok); reset_peak_rss(); before=rss_mib('VmRSS'); run(ids,lab);"
+        "print(json.dumps([rss_mib('VmHWM'), before]))"
     ) % (str(REPO), threads, dtype, tokens, supervised, row)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    peak, before = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(peak), float(before)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,10 +168,13 @@ def main(argv: list[str] | None = None) -> int:
             peaks = {row: cpu_peak_child(row, args.tokens, share, args.dtype, args.threads) for row in args.rows}
         base = args.rows[0]
         for row in args.rows:
+            (peak, before), (base_peak, base_before) = peaks[row], peaks[base]
             record = {
                 "device": args.device, "dtype": args.dtype, "tokens": args.tokens, "supervised": share, "row": row,
                 "seconds": round(times[row], 4), "time_vs_" + base: round(times[row] / times[base], 3),
-                "peak_mib": round(peaks[row]), "memory_vs_" + base: round(peaks[row] / peaks[base], 3),
+                "peak_mib": round(peak), "memory_vs_" + base: round(peak / base_peak, 3),
+                # what the step itself adds over the weights and inputs already held: activations, logits, gradients
+                "step_mib": round(peak - before), "step_memory_vs_" + base: round((peak - before) / (base_peak - base_before), 3),
             }
             records.append(record)
             print(json.dumps(record), flush=True)
