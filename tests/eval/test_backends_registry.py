@@ -11,9 +11,11 @@ from metricsft.eval.backends import BACKENDS, make_backend
 
 
 def test_unknown_backend_lists_the_choices():
-    with pytest.raises(ValueError, match="unknown backend 'tgi'; choose one of hf, vllm, openai"):
+    with pytest.raises(ValueError, match="^unknown backend 'tgi'; choose one of: hf, vllm, openai$"):
         make_backend("tgi", model="m")
-    assert set(BACKENDS) == {"hf", "vllm", "openai"}
+    with pytest.raises(ValueError, match="unknown backend 'vlm'; choose one of: .*; did you mean 'vllm'"):
+        make_backend("vlm", model="m")
+    assert BACKENDS.names == ("hf", "vllm", "openai")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed in this environment")
