@@ -20,50 +20,84 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from metricsft.eval.backends import Backend, BackendError, Request, make_backend
+from metricsft.eval.backends import BACKENDS, Backend, BackendError, Request, make_backend
+from metricsft.eval.metrics.rewardbench import JUDGE_RULES
 
 CACHE_FILE, RUN_FILE = "answers.jsonl", "run.json"
 # What must not change between a run and its resume: answers made under other settings would mix.
 RUN_IDENTITY = ("task", "data", "family", "backend", "model", "adapter", "max_new_tokens")
 
 
+def _task_names() -> tuple[str, ...]:
+    """The task choices, read when the CLI's parser is built: importing the runner does not load the tasks."""
+    from metricsft.eval.tasks import TASKS
+
+    return TASKS
+
+
+def _option(default: Any = MISSING, help_text: str = "", **metadata: Any) -> Any:
+    """A field whose ``metadata`` carries its flag's help (see ``metricsft.dataclass_cli``)."""
+    return field(default=default, metadata={"help": help_text, **metadata})
+
+
+# The title `metricsft eval --help` lists the MBR flags under.
+MBR_GROUP = "MBR decoding"
+
+
 @dataclass
 class EvalArguments:
-    """Everything `metricsft eval` takes (see `eval_cli.py` for the flags' help)."""
+    """Everything `metricsft eval` takes; each field's metadata holds its flag's help (the CLI's flags
+    are derived from these fields, defaults included).
 
-    task: str
-    data: str
-    family: str
-    out: str
-    backend: str
-    model: str
-    adapter: str | None = None
-    batch_size: int | None = None
-    max_new_tokens: int | None = None  # None: the task's own budget per row
-    limit: int | None = None
-    dtype: str = "auto"
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    max_model_len: int | None = None
-    base_url: str | None = None
-    concurrency: int = 8
-    max_retries: int = 5
-    timeout: float = 600.0
-    extra_body: dict[str, Any] = field(default_factory=dict)
-    media_dir: str | None = None  # relative image paths are resolved here (default: the data file's folder)
-    progress: bool = True
+    >>> args = EvalArguments(task="gsm8k", data="gsm8k.jsonl", family="llama", out="out", backend="hf", model="m")
+    >>> args.decode, args.concurrency, args.progress
+    ('greedy', 8, True)
+    """
+
+    task: str = _option(help_text="benchmark whose rows to generate for and whose rules to score with",
+                        positional=True, choices=_task_names)
+    data: str = _option(help_text="converted dataset rows (JSONL from `metricsft data convert`)")
+    family: str = _option(help_text="model family the prompts/answers use, e.g. qwen2_vl", flag="--format")
+    out: str = _option(help_text="output directory (answer cache + results); reuse it to resume")
+    backend: str = _option(help_text="how answers are generated: hf (transformers), vllm (offline engine) or openai "
+                           "(an OpenAI-compatible server)", choices=BACKENDS.names)
+    model: str = _option(help_text="model directory (hf/vllm) or served model name (openai)")
+    adapter: str | None = _option(None, "LoRA adapter directory (PEFT format; hf and vllm backends)")
+    batch_size: int | None = _option(None, "hf: rows per generate call (default 8); vllm: max requests in flight")
+    max_new_tokens: int | None = _option(None, "override the task's per-row generation budget")  # None: the task's own
+    limit: int | None = _option(None, "evaluate only the first N rows")
+    dtype: str = _option("auto", "auto: bf16 on GPU, fp32 on CPU", choices=("auto", "float32", "bfloat16", "float16"))
+    tensor_parallel_size: int = _option(1, "vllm: GPUs per model replica")
+    data_parallel_size: int = _option(1, "vllm: model replicas (one process each)")
+    max_model_len: int | None = _option(None, "vllm: context length to reserve KV cache for")
+    base_url: str | None = _option(None, "openai: server URL ending in /v1, e.g. http://127.0.0.1:8000/v1")
+    concurrency: int = _option(8, "openai: requests in flight")
+    max_retries: int = _option(5, "openai: retries per row on connection errors/5xx/429")
+    timeout: float = _option(600.0, "openai: seconds per request")
+    # a dict from the command line's JSON text; each run gets its own (a shared default would leak edits)
+    extra_body: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": 'openai: JSON merged into each request, e.g. \'{"skip_special_tokens": false}\' for vLLM',
+        "type": json.loads,
+    })
+    media_dir: str | None = _option(None, "folder for relative image paths (default: the --data file's folder)")
+    progress: bool = _option(True, "hide the progress bar")  # the CLI's switch is --no-progress
     # MBR decoding (metricsft.eval.decoding): N seeded samples per row, one answer chosen by a decision rule
-    decode: str = "greedy"
-    samples: int = 8
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int = 0
-    mbr_rule: str | None = None  # None: the task's default rule
-    judge_rules: str | None = None  # rewardbench: "official" (default) or "strict" (see metricsft.eval.tasks.rewardbench)
+    decode: str = _option("greedy", "greedy or mbr", choices=("greedy", "mbr"), group=MBR_GROUP)
+    samples: int = _option(8, "mbr: samples per row", group=MBR_GROUP)
+    temperature: float = _option(1.0, "mbr: sampling temperature", group=MBR_GROUP)
+    top_p: float = _option(1.0, "mbr: nucleus sampling mass; 1.0 = off", group=MBR_GROUP)
+    seed: int = _option(0, "mbr: seed; each row's samples use a seed derived from it and the row id, so they do "
+                        "not depend on batching or resuming", group=MBR_GROUP)
+    mbr_rule: str | None = _option(None, "mbr: a decision rule other than the task's default, e.g. refcoco "
+                                   "coordinate_median, gsm8k median", group=MBR_GROUP)  # None: the task's default
+    judge_rules: str | None = _option(
+        None, "rewardbench only: 'official' (default; RewardBench's generative script: [[A]] anywhere wins, a tie "
+        "scores 0.5) or 'strict' (one distinct verdict, a tie scores 0)", choices=JUDGE_RULES,
+    )  # see metricsft.eval.tasks.rewardbench
 
 
 class AnswerCache:

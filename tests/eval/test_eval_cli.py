@@ -82,3 +82,32 @@ def test_bad_input_is_a_clear_error(tiny_text_model, tmp_path):
     command[command.index("hf")] = "openai"
     no_url = subprocess.run(command, capture_output=True, text=True)
     assert no_url.returncode == 1 and "--backend openai needs --base-url" in no_url.stderr
+
+
+REQUIRED = ["gsm8k", "--model", "m", "--backend", "hf", "--data", "d.jsonl", "--format", "llama", "--out", "o"]
+
+
+def test_flags_default_to_the_dataclass_defaults():
+    from metricsft.dataclass_cli import from_namespace
+    from metricsft.eval.eval_cli import build_parser
+
+    parsed = from_namespace(EvalArguments, build_parser().parse_args(REQUIRED))
+    assert parsed == EvalArguments(task="gsm8k", data="d.jsonl", family="llama", out="o", backend="hf", model="m")
+    changed = build_parser().parse_args([*REQUIRED, "--no-progress", "--extra-body", '{"top_k": 5}', "--decode", "mbr"])
+    assert (changed.progress, changed.extra_body, changed.decode) == (False, {"top_k": 5}, "mbr")
+
+
+def test_help_lists_every_field_with_its_help_and_default(capsys):
+    import dataclasses
+
+    from metricsft.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "MBR decoding: sample N answers per row" in help_text
+    for spec in dataclasses.fields(EvalArguments):
+        flag = {"task": "{", "family": "--format", "progress": "--no-progress"}.get(spec.name, "--" + spec.name.replace("_", "-"))
+        assert flag in help_text and spec.metadata["help"] in help_text, spec.name
+        if spec.default not in (dataclasses.MISSING, None, 0) and not isinstance(spec.default, bool):
+            assert f"{spec.metadata['help']} (default {spec.default})" in help_text, spec.name
