@@ -32,8 +32,12 @@ CACHE_FILE, RUN_FILE = "answers.jsonl", "run.json"
 RUN_IDENTITY = ("task", "data", "family", "backend", "model", "adapter", "max_new_tokens")
 
 
-def _task_names() -> tuple[str, ...]:
-    """The task choices, read when the CLI's parser is built: importing the runner does not load the tasks."""
+def task_names() -> tuple[str, ...]:
+    """The task choices for a CLI, read when its parser is built: importing the runner does not load the tasks.
+
+    >>> task_names()
+    ('refcoco', 'textdet', 'clock', 'rewardbench', 'gsm8k', 'arithmetic')
+    """
     from metricsft.eval.tasks import TASKS
 
     return TASKS
@@ -59,7 +63,7 @@ class EvalArguments:
     """
 
     task: str = _option(help_text="benchmark whose rows to generate for and whose rules to score with",
-                        positional=True, choices=_task_names)
+                        positional=True, choices=task_names)
     data: str = _option(help_text="converted dataset rows (JSONL from `metricsft data convert`)")
     family: str = _option(help_text="model family the prompts/answers use, e.g. qwen2_vl", flag="--format")
     out: str = _option(help_text="output directory (answer cache + results); reuse it to resume")

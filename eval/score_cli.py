@@ -19,11 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from metricsft.dataclass_cli import add_dataclass_flags, from_namespace
 from metricsft.eval.metrics.rewardbench import JUDGE_RULES
 from metricsft.eval.row_checks import check_labels_align, check_rows_fit
+from metricsft.eval.runner import task_names
 from metricsft.templates import FAMILIES
 
 if TYPE_CHECKING:  # the tasks are imported when a command runs, not when the CLI is built
@@ -31,29 +34,7 @@ if TYPE_CHECKING:  # the tasks are imported when a command runs, not when the CL
 
 # Tasks whose answers (times, verdicts, ratings, numbers) every family writes the same way, so a bare
 # generated_predictions.jsonl can be scored without --format.
-FAMILY_INDEPENDENT_TASKS = {"clock", "rewardbench", "gsm8k", "arithmetic"}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from metricsft.eval.tasks import TASKS
-
-    parser = argparse.ArgumentParser(prog="metricsft score", description=__doc__.split("\n\n")[0])
-    parser.add_argument("task", choices=TASKS, help="benchmark whose rules to apply")
-    parser.add_argument("predictions", help="generated_predictions.jsonl (prompt/predict/label rows)")
-    parser.add_argument("--format", dest="family", choices=FAMILIES,
-                        help="model family that wrote the answers (default: the rows' meta.family; "
-                        "llama for clock/rewardbench/gsm8k/arithmetic)")
-    parser.add_argument("--data", help="the converted dataset the predictions came from (joined by row index; each "
-                        "prediction's label must be that row's answer, compared without special tokens and spaces)")
-    parser.add_argument("--limit", type=_positive_int,
-                        help="score only the first N rows of the predictions and of --data (LLaMA-Factory "
-                        "max_samples: N predicts the first N dataset rows)")
-    parser.add_argument("--judge-rules", choices=JUDGE_RULES,
-                        help="rewardbench only: 'official' (default; RewardBench's generative script: [[A]] anywhere "
-                        "wins, a tie scores 0.5) or 'strict' (one distinct verdict, a tie scores 0)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a Markdown table")
-    parser.add_argument("--out", help="directory for results.json, results.md and plots")
-    return parser
+FAMILY_INDEPENDENT_TASKS = ("clock", "rewardbench", "gsm8k", "arithmetic")
 
 
 def _positive_int(text: str) -> int:
@@ -63,6 +44,50 @@ def _positive_int(text: str) -> int:
     return value
 
 
+@dataclass
+class ScoreArguments:
+    """What `metricsft score` takes; each field's metadata holds its flag's help (the flags are derived from it).
+
+    >>> ScoreArguments(task="gsm8k", predictions="generated_predictions.jsonl").family is None
+    True
+    """
+
+    task: str = field(metadata={"positional": True, "choices": task_names, "help": "benchmark whose rules to apply"})
+    predictions: str = field(metadata={"positional": True, "help": "generated_predictions.jsonl (prompt/predict/label rows)"})
+    family: str | None = field(default=None, metadata={
+        "flag": "--format", "choices": FAMILIES,
+        "help": "model family that wrote the answers (default: the rows' meta.family; llama for "
+        f"{'/'.join(FAMILY_INDEPENDENT_TASKS)})",
+    })
+    data: str | None = field(default=None, metadata={
+        "help": "the converted dataset the predictions came from (joined by row index; each prediction's label must "
+        "be that row's answer, compared without special tokens and spaces)",
+    })
+    limit: int | None = field(default=None, metadata={
+        "type": _positive_int,
+        "help": "score only the first N rows of the predictions and of --data (LLaMA-Factory max_samples: N predicts "
+        "the first N dataset rows)",
+    })
+    judge_rules: str | None = field(default=None, metadata={
+        "choices": JUDGE_RULES,
+        "help": "rewardbench only: 'official' (default; RewardBench's generative script: [[A]] anywhere wins, a tie "
+        "scores 0.5) or 'strict' (one distinct verdict, a tie scores 0)",
+    })
+    as_json: bool = field(default=False, metadata={"flag": "--json", "help": "print one JSON object instead of a Markdown table"})
+    out: str | None = field(default=None, metadata={"help": "directory for results.json, results.md and plots"})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `metricsft score` parser: one argument per ``ScoreArguments`` field.
+
+    >>> build_parser().parse_args(["gsm8k", "p.jsonl", "--limit", "3", "--json"]).limit
+    3
+    """
+    parser = argparse.ArgumentParser(prog="metricsft score", description=__doc__.split("\n\n")[0])
+    add_dataclass_flags(parser, ScoreArguments)
+    return parser
+
+
 def _read_rows(task: Task, path: str, limit: int | None, family: str | None) -> list[dict]:
     rows = task.read_rows(path)
     rows = rows if limit is None else rows[:limit]
@@ -70,7 +95,7 @@ def _read_rows(task: Task, path: str, limit: int | None, family: str | None) -> 
     return rows
 
 
-def _join(task: Task, rows: list[dict], args: argparse.Namespace) -> list[dict]:
+def _join(task: Task, rows: list[dict], args: ScoreArguments) -> list[dict]:
     from metricsft.eval.tasks import join_by_index
 
     converted = _read_rows(task, args.data, args.limit, args.family)
@@ -103,7 +128,7 @@ def score_main(argv: Sequence[str]) -> int:
     from metricsft.eval.tasks import get_task
 
     parser = build_parser()
-    args = parser.parse_args(list(argv))
+    args = from_namespace(ScoreArguments, parser.parse_args(list(argv)))
     task = get_task(args.task)
     if args.judge_rules is not None:
         if not hasattr(task, "judge_rules"):
@@ -129,7 +154,7 @@ def score_main(argv: Sequence[str]) -> int:
         (out / "results.md").write_text(report.to_markdown())
         plots = report.plot(out)
         print(f"wrote {out / 'results.json'}, {out / 'results.md'} and {len(plots)} plot(s)", file=sys.stderr)
-    if args.json:
+    if args.as_json:
         summary.pop("per_row")  # per-row details go to results.json (--out); stdout stays one small object
         print(json.dumps({**summary, "family": family}, ensure_ascii=False))
     else:

@@ -231,3 +231,17 @@ def test_labels_decoded_like_llamafactory_align_and_a_shuffle_is_refused(tmp_pat
     shuffled = _write_jsonl(tmp_path / "shuffled.jsonl", predictions[::-1])
     code, _, err = _score(capsys, "refcoco", shuffled, "--data", data)
     assert code == 1 and "prediction row 0 has the label" in err and "not in the same order" in err
+
+
+def test_help_lists_every_field_with_its_help(capsys):
+    import dataclasses
+
+    from metricsft.eval.score_cli import ScoreArguments
+
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    # argparse may wrap at a hyphen ("LLaMA- Factory"); compare without whitespace
+    help_text = "".join(capsys.readouterr().out.split())
+    for spec in dataclasses.fields(ScoreArguments):
+        assert "".join(spec.metadata["help"].split()) in help_text, spec.name
+    assert "--format{" in help_text and "--json" in help_text and "llamaforclock/rewardbench/gsm8k/arithmetic" in help_text
