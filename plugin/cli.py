@@ -17,32 +17,33 @@ or a one-line error to stderr and exits 2.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from typing import Callable, Sequence
 
-# sub-command -> "module:function"; every function takes argv (without the sub-command) and
-# returns a process exit code.
-COMMANDS: dict[str, tuple[str, str]] = {
+from metricsft.registry import Registry
+
+# sub-command -> ("module:function", one-line help); every function takes argv (without the sub-command)
+# and returns a process exit code. The table below is the one place a command is declared.
+_COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "train": ("metricsft.integrations.llamafactory.cli:train_main", "fine-tune with LLaMA-Factory + a metric loss"),
     "score": ("metricsft.eval.score_cli:score_main", "score generated predictions offline"),
     "eval": ("metricsft.eval.eval_cli:eval_main", "generate in batch (vLLM / HF / OpenAI), cache, resume, score"),
     "data": ("metricsft.data.cli:data_main", "convert official raw data to LLaMA-Factory datasets"),
     "demo": ("metricsft.integrations.demo:demo_main", "the built-in example: a tiny model, NTIL, on CPU"),
 }
+# Imported only when run, so `metricsft score` never imports LLaMA-Factory.
+COMMANDS: Registry[Callable[[Sequence[str]], int]] = Registry(
+    "command", {name: target for name, (target, _) in _COMMAND_TABLE.items()}
+)
+COMMAND_HELP: dict[str, str] = {name: help_ for name, (_, help_) in _COMMAND_TABLE.items()}
 
 
 def _usage() -> str:
     lines = ["usage: metricsft [--version] COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<6} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<6} {COMMAND_HELP[name]}" for name in COMMANDS.names]
     lines += ["", "`metricsft COMMAND --help` describes one command."]
     return "\n".join(lines)
-
-
-def _resolve(target: str) -> Callable[[Sequence[str]], int]:
-    module_name, func_name = target.split(":")
-    return getattr(importlib.import_module(module_name), func_name)
 
 
 def _dispatch(args: list[str]) -> int:
@@ -59,10 +60,12 @@ def _dispatch(args: list[str]) -> int:
         print(f"metricsft {__version__}")
         return 0
     command, rest = args[0], args[1:]
-    if command not in COMMANDS:
-        print(f"metricsft: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+    try:
+        COMMANDS.check(command)
+    except ValueError as error:  # "unknown command 'x'; choose one of: ...; did you mean ...", then the usage
+        print(f"metricsft: {error}\n\n{_usage()}", file=sys.stderr)
         return 2
-    return int(_resolve(COMMANDS[command][0])(rest) or 0)
+    return int(COMMANDS.load(command)(rest) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,15 @@ def test_nothing_to_do_prints_usage_on_stderr_and_exits_2(capsys, argv):
     assert captured.err.startswith("usage: metricsft ")
 
 
+def test_unknown_command_names_the_closest_and_prints_usage_with_exit_2(capsys):
+    assert main(["evl"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    first, _, rest = captured.err.partition("\n\n")
+    assert first == "metricsft: unknown command 'evl'; choose one of: train, score, eval, data, demo; did you mean 'eval'?"
+    assert rest.startswith("usage: metricsft ")
+
+
 def test_help_goes_to_stdout_with_exit_0(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
