@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from ..registry import check_arguments
+from ..registry import check_arguments, unknown_name_error
 from .targets import MetricTargets
 
 
@@ -89,9 +89,18 @@ def register_loss(name: str, args_type: type, term: TermFunction | None, summary
 
 
 def get_loss(name: str) -> LossSpec:
-    """The registered loss called ``name`` (ValueError listing the valid names otherwise)."""
+    """The registered loss called ``name``; otherwise the shared unknown-name ``ValueError`` (the valid
+    names, in registration order, and the closest one).
+
+    >>> get_loss("dist2").name
+    'dist2'
+    >>> get_loss("dist")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown metric_loss 'dist'; choose one of: ...; did you mean 'dist2'?
+    """
     if name not in _REGISTRY:
-        raise ValueError(f"unknown metric_loss {name!r}; valid: {sorted(_REGISTRY)}")
+        raise unknown_name_error("metric_loss", name, _REGISTRY)
     return _REGISTRY[name]
 
 

@@ -54,7 +54,7 @@ def test_components_exposed_and_backward_reaches_the_model(tiny_llama, llama3_to
 
 
 def test_unknown_names_list_the_valid_ones(llama3_tokenizer):
-    with pytest.raises(ValueError, match=r"unknown metric_loss 'ntl'; valid: \["):
+    with pytest.raises(ValueError, match=r"^unknown metric_loss 'ntl'; choose one of: ce, emd, ntil, dist2, .*; did you mean 'ntil'\?$"):
         MetricLoss(llama3_tokenizer, "ntl")
     with pytest.raises(ValueError, match=r"unknown metric_loss_args \['lambda'\] for metric_loss 'ntil'; valid: \['lam'"):
         MetricLoss(llama3_tokenizer, "ntil", {"lambda": 0.3})
