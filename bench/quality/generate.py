@@ -45,6 +45,7 @@ def _answers(model: Any, tokenizer: Any, prompts: list[tuple[list[int], str]], m
     sampling = {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "num_return_sequences": samples} \
         if samples else {"do_sample": False}
     per_prompt = max(samples, 1)
+    special = set(tokenizer.all_special_ids)
     if samples:
         torch.manual_seed(seed)  # one seeded stream for the whole eval set: reruns draw the same samples
     answers = []
@@ -57,9 +58,16 @@ def _answers(model: Any, tokenizer: Any, prompts: list[tuple[list[int], str]], m
         with torch.no_grad():
             generated = model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=max_new_tokens,
                                        eos_token_id=tokenizer.eos_token_id, pad_token_id=pad, **sampling)
-        texts = tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+        texts = [_decode(tokenizer, special, ids) for ids in generated[:, width:].tolist()]
         answers += [texts[i:i + per_prompt] for i in range(0, len(texts), per_prompt)]
     return answers
+
+
+def _decode(tokenizer: Any, special: set[int], ids: list[int]) -> str:
+    """``tokenizer.decode(ids, skip_special_tokens=True)``, fast: transformers' Python tokenizers (ByT5 here)
+    rebuild the special-id list for every token they skip, which made decoding 1,600 sampled answers take
+    ~4 minutes; filtering with one precomputed set gives the same text."""
+    return tokenizer.decode([i for i in ids if i not in special], skip_special_tokens=False)
 
 
 def _write(out_file: Path, tokenizer: Any, prompts: list[tuple[list[int], str]], predicted: list[str]) -> Path:
