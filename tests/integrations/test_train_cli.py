@@ -207,7 +207,7 @@ def test_the_same_flag_written_as_an_override_is_refused_too(text_config, capsys
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["metric_loss=ntl"], "unknown metric_loss 'ntl'; valid losses: ce, emd, ntil, dist2, ntl_mse, ntl_was"),
+        (["metric_loss=ntl"], "unknown metric_loss 'ntl'; choose one of: ce, emd, ntil, dist2, ntl_mse, ntl_was; did you mean 'ntil'?"),
         (["metric_loss=ntil", "metric_loss_args.lambda=0.3"], "unknown metric_loss_args ['lambda'] for metric_loss 'ntil'"),
         (["metric_loss_args.lam=0.3"], "metric_loss_args is set"),
         (["metric_loss=ce", "metric_loss_args.lam=0.5"], "unknown metric_loss_args ['lam'] for metric_loss 'ce'"),

@@ -143,10 +143,10 @@ def validate_settings(settings: MetricLossSettings) -> None:
     """
     from metricsft.losses import LOSS_NAMES, get_loss
     from metricsft.metric_loss import FUSED_HEAD_KEY, VOCAB_KEYS, parse_fused_head, split_metric_args
-    from metricsft.registry import check_arguments
+    from metricsft.registry import check_arguments, unknown_name_error
 
-    if settings.loss not in LOSS_NAMES:
-        raise MetricSettingsError(f"unknown {LOSS_KEY} {settings.loss!r}; valid losses: {', '.join(LOSS_NAMES)}")
+    if settings.loss not in LOSS_NAMES:  # the shared wording, raised as the settings error train reports
+        raise MetricSettingsError(str(unknown_name_error(LOSS_KEY, settings.loss, LOSS_NAMES)))
     spec = get_loss(settings.loss)
     _vocab_args, loss_args = split_metric_args(settings.args)
     allowed = spec.arg_names() + list(VOCAB_KEYS) + [FUSED_HEAD_KEY]
