@@ -183,7 +183,8 @@ def backend_kwargs(args: EvalArguments) -> dict[str, Any]:
             "base_url": args.base_url, "model": args.model, "concurrency": args.concurrency,
             "max_retries": args.max_retries, "timeout": args.timeout, "extra_body": args.extra_body,
         }
-    raise ValueError(f"unknown backend {args.backend!r}; choose hf, vllm or openai")
+    BACKENDS.check(args.backend)  # an unknown name: the registry's "choose one of ...; did you mean" error
+    raise AssertionError(f"backend {args.backend!r} is registered but has no settings here; add them above")
 
 
 def task_for(args: EvalArguments) -> Any:
