@@ -1,7 +1,7 @@
 """Quality benchmark: does NTIL / DIST2Loss beat cross-entropy where cross-entropy itself learns?
 
     python -m bench.quality.run                      # full grid (see README.md); resumable
-    python -m bench.quality.run --smoke --out DIR    # 1 seed, 1 size, 10 steps, tiny eval (CI; 3-7 min on 2 busy cores)
+    python -m bench.quality.run --smoke --out DIR    # 1 seed, 1 size, 10 steps, tiny eval (CI; ~1 min on 2 idle cores)
 
 For every task x training-set size x loss x seed it writes an ordinary LLaMA-Factory SFT YAML (plus
 `metric_loss`) that trains a small Llama from scratch (`model.py`) and runs it with `metricsft train`;
