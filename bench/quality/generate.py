@@ -12,13 +12,15 @@ LLaMA-Factory's ``do_predict`` (same rows, same greedy decoding), which on a sha
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
 
-def _load(model_dir: Path, rows: list[dict[str, Any]], template_name: str) -> tuple[Any, Any, list[tuple[list[int], str]]]:
-    """The trained model, its tokenizer and each row's (prompt ids, gold answer) as training encoded them."""
+@functools.lru_cache(maxsize=1)
+def _model(model_dir: Path, template_name: str) -> tuple[Any, Any, Any]:
+    """The trained model, its tokenizer and LLaMA-Factory's template; kept for the run's second (MBR) decoding."""
     import torch
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments
@@ -26,7 +28,12 @@ def _load(model_dir: Path, rows: list[dict[str, Any]], template_name: str) -> tu
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     template = get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template_name))
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval(), tokenizer, template
+
+
+def _load(model_dir: Path, rows: list[dict[str, Any]], template_name: str) -> tuple[Any, Any, list[tuple[list[int], str]]]:
+    """The trained model, its tokenizer and each row's (prompt ids, gold answer) as training encoded them."""
+    model, tokenizer, template = _model(model_dir, template_name)
     prompts = []
     for row in rows:
         user, answer = row["messages"][0]["content"], row["messages"][1]["content"]
@@ -48,9 +55,10 @@ def _answers(model: Any, tokenizer: Any, prompts: list[tuple[list[int], str]], m
     special = set(tokenizer.all_special_ids)
     if samples:
         torch.manual_seed(seed)  # one seeded stream for the whole eval set: reruns draw the same samples
+    rows_per_call = max(1, batch_size // per_prompt)  # batch_size counts generated sequences
     answers = []
-    for start in range(0, len(prompts), max(1, batch_size // per_prompt)):
-        chunk = prompts[start:start + max(1, batch_size // per_prompt)]
+    for start in range(0, len(prompts), rows_per_call):
+        chunk = prompts[start:start + rows_per_call]
         width = max(len(ids) for ids, _ in chunk)
         # Left padding: every prompt ends where generation starts.
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids, _ in chunk])

@@ -146,6 +146,20 @@ def test_box_baselines_are_means_of_matching_training_boxes():
         assert placed.startswith(f"({round(sum(b[0] for b in here) / len(here))},")
 
 
+def test_fast_decode_gives_the_tokenizers_own_text():
+    from transformers import ByT5Tokenizer
+
+    from bench.quality.generate import _decode
+
+    tokenizer = ByT5Tokenizer()
+    special = set(tokenizer.all_special_ids)
+    text_ids = tokenizer("(46,90),(352,308) 1.42 ü", add_special_tokens=False)["input_ids"]
+    for ids in (text_ids, [tokenizer.pad_token_id] * 3 + text_ids + [tokenizer.eos_token_id, tokenizer.pad_token_id],
+                [tokenizer.eos_token_id], tokenizer.convert_tokens_to_ids(["<extra_id_0>"]) + text_ids[:4]):
+        assert _decode(tokenizer, special, ids) == tokenizer.decode(ids, skip_special_tokens=True)
+    assert _decode(tokenizer, special, text_ids) == "(46,90),(352,308) 1.42 ü"
+
+
 def test_greedy_vs_mbr_summary_pairs_each_run_with_its_own_greedy_answers():
     records = []
     for seed in range(5):
