@@ -15,6 +15,10 @@ machine). Peak memory: on CUDA the allocator's peak during one step; on CPU the 
 mark of one step in a fresh child process (the model and inputs exist before the mark is reset).
 ``peak_mib`` includes what is held before the step (weights, inputs; on CPU also the libraries);
 ``step_mib`` is the peak minus that: the memory the step itself needs (activations, logits, gradients).
+``metric_ms``: host time inside metricsft's profiler ranges (metric targets + metric term with its
+gradient) in one extra, profiled step; ``metric_share`` = that over the row's median step time. Unlike
+the difference of two step times it does not drown in the machine's noise (the term is ~1 ms of a
+multi-second CPU step). On CUDA it is the host time that launches the term's small kernels.
 
     python bench/train_step.py                                  # CPU, fp32 -> bench/results/train_step_cpu.csv
     python bench/train_step.py --device cuda --dtype bfloat16   # -> bench/results/train_step_cuda.csv
@@ -111,6 +115,16 @@ def one_step(run, model, ids, labels, device: str) -> float:
     return time.perf_counter() - start
 
 
+def metric_ms(run, model, ids, labels) -> float:
+    """Host milliseconds inside metricsft's own profiler ranges during one step (0 for rows without them)."""
+    from metricsft.losses.fused import TARGETS_RANGE, TERM_RANGE
+
+    model.zero_grad(set_to_none=True)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        run(ids, labels)
+    return sum(e.cpu_time_total for e in prof.key_averages() if e.key in (TARGETS_RANGE, TERM_RANGE)) / 1000
+
+
 def cuda_peak_mib(run, model, ids, labels) -> tuple[float, float]:
     """(peak allocated during one step, memory held before it: weights and inputs), MiB."""
     model.zero_grad(set_to_none=True)
@@ -162,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             for row, run in runs.items():
                 samples[row].append(one_step(run, model, ids, labels, args.device))
         times = {row: statistics.median(v) for row, v in samples.items()}
+        metric = {row: metric_ms(run, model, ids, labels) for row, run in runs.items()}
         if args.device == "cuda":
             peaks = {row: cuda_peak_mib(run, model, ids, labels) for row, run in runs.items()}
         else:
@@ -175,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 "peak_mib": round(peak), "memory_vs_" + base: round(peak / base_peak, 3),
                 # what the step itself adds over the weights and inputs already held: activations, logits, gradients
                 "step_mib": round(peak - before), "step_memory_vs_" + base: round((peak - before) / (base_peak - base_before), 3),
+                "metric_ms": round(metric[row], 2), "metric_share": round(metric[row] / 1000 / times[row], 5),
             }
             records.append(record)
             print(json.dumps(record), flush=True)

@@ -14,7 +14,7 @@ import torch
 
 from ..spans import IGNORE_INDEX
 from ..vocab import MetricVocab
-from .fused import TermFn, cross_entropy_with_metric_term
+from .fused import TARGETS_RANGE, TermFn, cross_entropy_with_metric_term
 from .registry import LossSpec, get_loss
 from .targets import MetricTargets, gather_metric_targets
 
@@ -99,7 +99,8 @@ def metric_loss_over_labels(
     parsed = spec.parse_args(args)
     if shift:
         labels, position_ids = shift_for_next_token(labels, position_ids)
-    targets = gather_metric_targets(labels, vocab, position_ids)
+    with torch.profiler.record_function(TARGETS_RANGE):
+        targets = gather_metric_targets(labels, vocab, position_ids)
     components: dict[str, torch.Tensor] = {}
 
     def term_fn(block: torch.Tensor, lse: torch.Tensor, ce_sum: torch.Tensor) -> torch.Tensor:

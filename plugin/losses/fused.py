@@ -29,6 +29,12 @@ TermFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 CHUNK_ELEMENTS = 1 << 25  # 32M logits (128 MB in fp32) per chunk of rows
 
+# Names of the profiler ranges around metricsft's own work (``torch.profiler`` traces show them; without
+# an active profiler a range costs a few microseconds). ``bench/train_step.py`` reads them to report what
+# the metric term costs inside a real step.
+TARGETS_RANGE = "metricsft::metric_targets"
+TERM_RANGE = "metricsft::metric_term"
+
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """Extra terms and CE run in fp32 (fp64 stays fp64, e.g. for gradcheck)."""
@@ -75,22 +81,23 @@ def metric_term_with_grads(
     Returns ``(term, block_grad [K, G], lse_grad [K])``, all in ``block.dtype``; padded columns
     get exactly zero gradient.
     """
-    cdt = block.dtype
-    extra = torch.zeros((), dtype=cdt, device=block.device)
-    block_grad = lse_grad = None
-    if block.shape[0] > 0:
-        with torch.enable_grad():
-            block_leaf = block.detach().masked_fill(~valid, NEG).requires_grad_(True)
-            lse_leaf = block_lse.detach().requires_grad_(True)
-            term = term_fn(block_leaf, lse_leaf, ce_sum.detach())
-            if term.requires_grad:
-                block_grad, lse_grad = torch.autograd.grad(term, [block_leaf, lse_leaf], allow_unused=True)
-        extra = term.detach().to(cdt)
-    if block_grad is None:
-        block_grad = torch.zeros_like(block)
-    if lse_grad is None:
-        lse_grad = torch.zeros_like(block_lse)
-    return extra, block_grad.masked_fill(~valid, 0.0), lse_grad
+    with torch.profiler.record_function(TERM_RANGE):
+        cdt = block.dtype
+        extra = torch.zeros((), dtype=cdt, device=block.device)
+        block_grad = lse_grad = None
+        if block.shape[0] > 0:
+            with torch.enable_grad():
+                block_leaf = block.detach().masked_fill(~valid, NEG).requires_grad_(True)
+                lse_leaf = block_lse.detach().requires_grad_(True)
+                term = term_fn(block_leaf, lse_leaf, ce_sum.detach())
+                if term.requires_grad:
+                    block_grad, lse_grad = torch.autograd.grad(term, [block_leaf, lse_leaf], allow_unused=True)
+            extra = term.detach().to(cdt)
+        if block_grad is None:
+            block_grad = torch.zeros_like(block)
+        if lse_grad is None:
+            lse_grad = torch.zeros_like(block_lse)
+        return extra, block_grad.masked_fill(~valid, 0.0), lse_grad
 
 
 def add_block_gradient(

@@ -132,3 +132,21 @@ def test_shape_errors_name_the_tensors(qwen2_tokenizer):
         metric_token_loss_from_hidden(hidden[0], weight, labels, vocab, "ce")
     with pytest.raises(ValueError, match=r"head weight \[V, H\]"):
         metric_token_loss_from_hidden(hidden, weight[:, :5], labels, vocab, "ce")
+
+
+@pytest.mark.parametrize("path", ["logits", "hidden"])
+def test_profiler_sees_metricsft_ranges(qwen2_tokenizer, path):
+    """bench/train_step.py (and any user's torch.profiler trace) finds the metric work by these range names."""
+    from metricsft.losses.fused import TARGETS_RANGE, TERM_RANGE
+
+    vocab = build_metric_vocab(qwen2_tokenizer)
+    labels = encode_batch(qwen2_tokenizer, TEXTS[:2])
+    hidden, weight, bias = head_inputs(labels, len(qwen2_tokenizer), bias=False)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        if path == "logits":
+            out = metric_token_loss(F.linear(hidden, weight), labels, vocab, "ntil")
+        else:
+            out = metric_token_loss_from_hidden(hidden, weight, labels, vocab, "ntil")
+        out.loss.backward()
+    calls = {event.key: event.count for event in prof.key_averages()}
+    assert calls.get(TARGETS_RANGE) == 1 and calls.get(TERM_RANGE) == 1, sorted(k for k in calls if "metricsft" in k)
