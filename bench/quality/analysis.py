@@ -254,8 +254,8 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
             ax.plot([s * jitter for s, _ in points], [e["mean"] for _, e in points], style, color=color, label=loss)
         best = [sizes[s]["baselines"][sizes[s]["best_trivial"]][metric] for s in xs]
         ax.plot(xs, best, "--", color="grey", label="best trivial baseline")
-        for name in SKYLINE[task]:
-            ax.plot(xs, [sizes[s]["baselines"][name][metric] for s in xs], ":", color="black", label=name)
+        for name, line in zip(SKYLINE[task], (":", "-.")):
+            ax.plot(xs, [sizes[s]["baselines"][name][metric] for s in xs], line, color="black", label=f"{name} (skyline)")
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [str(s) for s in xs])
         ax.set_xlabel("training examples (same number of steps at every size)")

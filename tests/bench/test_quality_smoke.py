@@ -192,3 +192,20 @@ def test_smoke_benchmark_runs_and_writes_finite_results(tmp_path):
     assert (out / "data_efficiency.png").stat().st_size > 0
     assert "| 64 | ce | 1 |" in (out / "summary.md").read_text()
     assert set(summary["greedy_vs_mbr"]) == {"linreg", "box"}  # every run also decoded with MBR
+
+
+def test_compositional_skyline_recovers_the_generating_boxes():
+    """With many rows the additive fit must land on each description's noise-free box (tasks.box_rows' rule)."""
+    import math
+
+    train = tasks.box_rows(random.Random(5), 3000, "train")
+    held_out = tasks.box_rows(random.Random(6), 40, "eval")
+    texts = baselines.box_baselines(train, held_out)["compositional"]
+    for row, text in zip(held_out, texts):
+        scene = row["meta"]["box_scene"]
+        aspect, side = tasks.BOX_OBJECTS[scene["object"]], tasks.BOX_SIZES[scene["size"]]
+        w, h = side * math.sqrt(aspect), side / math.sqrt(aspect)
+        cx, cy = tasks.BOX_COLUMNS[scene["column"]], tasks.BOX_ROWS[scene["row"]]
+        expected = [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+        got = [int(v) for v in text.replace("(", "").replace(")", "").split(",")]
+        assert all(abs(g - e) <= 4 for g, e in zip(got, expected)), (scene, got, expected)
