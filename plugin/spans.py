@@ -56,7 +56,7 @@ class NumberSpans:
     @property
     def number_value(self) -> torch.Tensor:
         """Signed true value of each number (float64; inf beyond ~308 digits — reporting only)."""
-        scale = torch.pow(torch.tensor(10.0, dtype=torch.float64, device=self.number_top.device), self.number_top.double())
+        scale = torch.pow(10.0, self.number_top.double())
         return self.number_sign * self.number_scaled * scale
 
 
@@ -87,7 +87,7 @@ def sequence_starts(labels: torch.Tensor, position_ids: torch.Tensor | None = No
     """[N] bool: positions that begin a row or a packed sequence (no number spans across them)."""
     b, t = labels.shape
     starts = torch.zeros(b, t, dtype=torch.bool, device=labels.device)
-    starts[:, 0] = True
+    starts[:, 0].fill_(True)  # fill_, not "= True": setting from a Python value goes through a host tensor
     if position_ids is not None:
         if position_ids.shape != labels.shape:
             raise ValueError(
@@ -159,7 +159,7 @@ def number_spans(labels: torch.Tensor, vocab: MetricVocab, position_ids: torch.T
     # --- true value, scaled by the leading place so that 60-digit numbers stay finite ---------------
     values = torch.where(digit, tables.value_of[safe], torch.zeros_like(tables.value_of[safe]))
     rel_place = (place - number_top[num_idx]).double()
-    contrib = values * torch.pow(torch.tensor(10.0, dtype=torch.float64, device=flat.device), rel_place)
+    contrib = values * torch.pow(10.0, rel_place)  # a scalar base: no host-to-device copy (a stall on GPU)
     number_scaled = torch.zeros(n, dtype=torch.float64, device=flat.device).index_add_(
         0, num_idx, torch.where(digit, contrib, torch.zeros_like(contrib))
     )

@@ -116,7 +116,7 @@ def metric_loss_over_labels(
     total, ce, extra = fused_loss(flat_labels, normaliser, targets, term_fn)
     out = {"ce": ce, "metric_term": extra}
     out.update({name: value / normaliser for name, value in components.items()})
-    out["metric_tokens"] = torch.tensor(float(targets.count), device=labels.device)
+    out["metric_tokens"] = torch.full((), float(targets.count), device=labels.device)  # a fill, not a host copy
     out["numbers"] = targets.number_in_scope.sum().to(torch.float32)
     return LossOutput(total, out)
 

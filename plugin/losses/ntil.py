@@ -108,9 +108,8 @@ def rebuilt_numbers(targets: MetricTargets, token_values: torch.Tensor) -> torch
     """[N] float64 per-number value scaled by 10**-top (top = place of the leading digit)."""
     spans = targets.spans
     top = spans.number_top[targets.number_id]
-    ten = torch.tensor(10.0, dtype=torch.float64, device=token_values.device)
     contrib = torch.where(
-        targets.positional, token_values.double() * torch.pow(ten, (targets.place - top).double()), torch.zeros_like(token_values, dtype=torch.float64)
+        targets.positional, token_values.double() * torch.pow(10.0, (targets.place - top).double()), torch.zeros_like(token_values, dtype=torch.float64)
     )
     out = torch.zeros(spans.number_top.shape[0], dtype=torch.float64, device=token_values.device)
     return out.index_add(0, targets.number_id, contrib)
@@ -123,9 +122,8 @@ def number_deviations(
     spans = targets.spans
     # The truth is rebuilt by the same arithmetic as the prediction, so equal digits give equal sums.
     truth = rebuilt_numbers(targets, targets.target_value)
-    ten = torch.tensor(10.0, dtype=torch.float64, device=predicted.device)
     eps_place = spans.number_low if eps_scale == "lowest_place" else torch.zeros_like(spans.number_top)
-    eps_scaled = (eps * torch.pow(ten, (eps_place - spans.number_top).double())).clamp_min(EPS_FLOOR)
+    eps_scaled = (eps * torch.pow(10.0, (eps_place - spans.number_top).double())).clamp_min(EPS_FLOOR)
     # Both are sums of non-negative digit values, so |X| = X: no abs() on them, whose zero
     # subgradient at X = 0 would stop the pull away from an all-zero guess.
     rel = (predicted - truth).abs() / (torch.maximum(predicted, truth) + eps_scaled)

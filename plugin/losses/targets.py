@@ -91,7 +91,7 @@ class MetricTargets:
     def place_weights(self, sigma: float, max_exponent: int) -> torch.Tensor:
         """[K] (1 + sigma) ** (digits to the right), capped so 1000-digit runs stay finite."""
         exponent = self.digits_right.clamp(max=max_exponent).double()
-        w = torch.pow(torch.tensor(1.0 + sigma, dtype=torch.float64, device=self.rows.device), exponent)
+        w = torch.pow(1.0 + sigma, exponent)  # a scalar base: no host-to-device copy (a stall on GPU)
         return torch.where(self.positional, w, torch.ones_like(w))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from metricsft import build_metric_vocab, metric_token_loss
 from metricsft.losses.fused_head import metric_token_loss_from_hidden
@@ -150,3 +151,29 @@ def test_profiler_sees_metricsft_ranges(qwen2_tokenizer, path):
         out.loss.backward()
     calls = {event.key: event.count for event in prof.key_averages()}
     assert calls.get(TARGETS_RANGE) == 1 and calls.get(TERM_RANGE) == 1, sorted(k for k in calls if "metricsft" in k)
+
+
+class _HostConstants(TorchDispatchMode):
+    """Records every tensor made from host (Python) data: on an accelerator each is a blocking copy
+    that stalls the launch queue in the middle of the loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.made = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.lift_fresh.default:
+            self.made.append(tuple(args[0].shape))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("loss,args", [("ntil", {}), ("dist2", {}), ("ntil", {"preset": "official"}), ("emd", {})])
+def test_a_step_makes_no_tensors_from_host_values(qwen2_tokenizer, loss, args):
+    """After the vocabulary tables exist, a loss step copies nothing from the host (torch.tensor(x, device=...))."""
+    vocab = build_metric_vocab(qwen2_tokenizer)
+    labels = encode_batch(qwen2_tokenizer, TEXTS)
+    hidden, weight, bias = head_inputs(labels, len(qwen2_tokenizer), bias=False)
+    metric_token_loss_from_hidden(hidden, weight, labels, vocab, loss, args).loss.backward()  # builds the tables
+    with _HostConstants() as mode:
+        metric_token_loss_from_hidden(hidden, weight, labels, vocab, loss, args).loss.backward()
+    assert mode.made == [], f"{len(mode.made)} tensor(s) made from host values in one {loss} step"
