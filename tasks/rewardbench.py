@@ -145,6 +145,16 @@ def truth_from_json(data: Mapping[str, Any], where: str) -> PairTruth | ScoresTr
     return PairTruth.from_json(data, where)
 
 
+# the question and one answer, as every single-answer prompt below shows them
+_ONE_ANSWER = (
+    "[User Question]\n"
+    "{prompt}\n"
+    "\n"
+    "[The Start of the Assistant's Answer]\n"
+    "{response}\n"
+    "[The End of the Assistant's Answer]"
+)
+
 #: default prompt per key (``codec.prompt(key, ...)``); a family may reword one in templates/prompts.yaml
 PROMPTS: dict[str, str] = {
     "rewardbench_pairwise": (
@@ -165,35 +175,17 @@ PROMPTS: dict[str, str] = {
     ),
     "rewardbench_rating": (
         "Please act as an impartial judge and rate the quality of the AI assistant's response to the user question below on a scale of {low} to {high}, where {high} is best.\n"
-        "\n"
-        "[User Question]\n"
-        "{prompt}\n"
-        "\n"
-        "[The Start of the Assistant's Answer]\n"
-        "{response}\n"
-        "[The End of the Assistant's Answer]\n"
+        "\n" + _ONE_ANSWER + "\n"
         "\n"
         "Answer with the rating only."
     ),
     "reward_scores": (
         "Rate the AI assistant's response to the user question below. Give {attributes}, each on a scale of {low} to {high}, written as \"name: value\" separated by \", \".\n"
-        "\n"
-        "[User Question]\n"
-        "{prompt}\n"
-        "\n"
-        "[The Start of the Assistant's Answer]\n"
-        "{response}\n"
-        "[The End of the Assistant's Answer]"
+        "\n" + _ONE_ANSWER
     ),
     "reward_score": (
         "Rate the AI assistant's response to the user question below on a scale of {low} to {high}. Answer with the number only.\n"
-        "\n"
-        "[User Question]\n"
-        "{prompt}\n"
-        "\n"
-        "[The Start of the Assistant's Answer]\n"
-        "{response}\n"
-        "[The End of the Assistant's Answer]"
+        "\n" + _ONE_ANSWER
     ),
 }
 
