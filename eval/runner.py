@@ -101,7 +101,7 @@ class EvalArguments:
     judge_rules: str | None = _option(
         None, "rewardbench only: 'official' (default; RewardBench's generative script: [[A]] anywhere wins, a tie "
         "scores 0.5) or 'strict' (one distinct verdict, a tie scores 0)", choices=JUDGE_RULES,
-    )  # see metricsft.eval.tasks.rewardbench
+    )  # see metricsft.tasks.rewardbench
 
 
 class AnswerCache:

@@ -385,7 +385,7 @@ class Codec(ABC):
 
     # -- prompts ----------------------------------------------------------------------------------
     def prompt(self, task: str, **fields: object) -> str:
-        """The user prompt for ``task`` in this family's wording (from ``prompts.yaml``).
+        """The user prompt for ``task`` in this family's wording (the task module's default, or ``prompts.yaml``).
 
         >>> from metricsft.templates import get_codec
         >>> get_codec("llama").prompt("refcoco", phrase="the red car")  # doctest: +ELLIPSIS

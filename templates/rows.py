@@ -1,25 +1,29 @@
 """The row contract: what a converted row's ``meta`` holds, written by converters and read by tasks.
 
 ``metricsft data convert`` writes ``meta = {"task", "family", "split", <image metadata>, "truth": {...}}``;
-``metricsft eval`` / ``score`` read the same keys back. Both sides go through the dataclasses here, so
-a key renamed on one side fails loudly on the other (``RowError`` names the row and the key).
-Nothing here needs torch.
+``metricsft eval`` / ``score`` read the same keys back. Both sides go through one dataclass per task
+(a ``Truth`` subclass: the task module's own, or one of the shared ones here that generic converter
+helpers also build), so a key renamed on one side fails loudly on the other (``RowError`` names the
+row and the key). Nothing here needs torch.
 
->>> truth = ClockTruth(hour=2, minute=55)
+>>> truth = AnswerTruth(answer="42")
 >>> truth.to_json()
-{'hour': 2, 'minute': 55}
->>> read_truth("clock", {"hour": 2, "minute": 55}, "clock/test/0")
-ClockTruth(hour=2, minute=55)
->>> read_truth("clock", {"hour": 2}, "clock/test/0")
+{'answer': '42'}
+>>> read_truth("gsm8k", {"answer": "42"}, "gsm8k/test/0")
+AnswerTruth(answer='42')
+>>> read_truth("gsm8k", {}, "gsm8k/test/0")
 Traceback (most recent call last):
 ...
-metricsft.templates.rows.RowError: row 'clock/test/0': meta.truth.minute is missing; convert the data again with metricsft data convert
+metricsft.templates.rows.RowError: row 'gsm8k/test/0': meta.truth.answer is missing; convert the data again with metricsft data convert
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping
+
+from metricsft.registry import Registry
+from metricsft.tasks import task_registry
 
 from .base import ImageInfo
 
@@ -31,7 +35,12 @@ class RowError(ValueError):
     """A converted row that breaks the contract; the message names the row and the key."""
 
 
-def _get(data: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], where: str) -> Any:
+def truth_field(data: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], where: str) -> Any:
+    """``data[key]`` checked against ``kinds`` (booleans only when ``kinds`` names bool); else ``RowError``.
+
+    >>> truth_field({"hour": 2}, "hour", int, "clock/test/0")
+    2
+    """
     if not isinstance(data, Mapping):
         raise RowError(f"row {where!r}: meta.truth must be a JSON object, got {type(data).__name__}")
     if key not in data:
@@ -53,14 +62,21 @@ def _json(value: Any) -> Any:
     return value
 
 
-class _Truth:
+class Truth:
+    """Base of every task's ``meta.truth`` dataclass: ``to_json`` writes it, the subclass's ``from_json`` reads it."""
+
     def to_json(self) -> dict[str, Any]:
         """The ``meta.truth`` object as written to the JSONL file."""
         return _json(asdict(self))  # type: ignore[call-overload]
 
 
+# The truths below are shared: generic converter helpers (grounding.py, textdet_formats.py) and bench/
+# build them too, so they live with the contract rather than in one task module (which would import
+# those helpers back). A task's own truth lives in its module under metricsft.tasks.
+
+
 @dataclass(frozen=True)
-class BoxTruth(_Truth):
+class BoxTruth(Truth):
     """RefCOCO: the referred box ``(x1, y1, x2, y2)`` in pixels of the original image, and the phrase."""
 
     box: tuple[float, float, float, float]
@@ -68,14 +84,14 @@ class BoxTruth(_Truth):
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> "BoxTruth":
-        box = _get(data, "box", (list, tuple), where)
+        box = truth_field(data, "box", (list, tuple), where)
         if len(box) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
             raise RowError(f"row {where!r}: meta.truth.box must be 4 numbers [x1, y1, x2, y2], got {box!r}")
         return cls(tuple(float(v) for v in box), str(data.get("phrase", "")))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
-class TextRegion(_Truth):
+class TextRegion(Truth):
     """One scene-text region: polygon points in original pixels, its transcription, do-not-care flag."""
 
     points: tuple[tuple[float, float], ...]
@@ -84,133 +100,32 @@ class TextRegion(_Truth):
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> "TextRegion":
-        points = _get(data, "points", (list, tuple), where)
+        points = truth_field(data, "points", (list, tuple), where)
         if len(points) < 3 or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in points):
             raise RowError(f"row {where!r}: meta.truth.polygons[].points must be >= 3 [x, y] points, got {str(points)[:60]}")
         return cls(tuple((float(x), float(y)) for x, y in points), str(data.get("text", "")), bool(data.get("dont_care")))
 
 
 @dataclass(frozen=True)
-class TextDetTruth(_Truth):
-    """Scene-text detection: every region of the image, do-not-care ones included."""
-
-    polygons: tuple[TextRegion, ...]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str) -> "TextDetTruth":
-        polygons = _get(data, "polygons", (list, tuple), where)
-        return cls(tuple(TextRegion.from_json(p, where) for p in polygons))
-
-
-@dataclass(frozen=True)
-class ClockTruth(_Truth):
-    """Clock reading: the time shown, 12-hour dial (hour 0..12, minute 0..59)."""
-
-    hour: int
-    minute: int
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str) -> "ClockTruth":
-        return cls(int(_get(data, "hour", (int, float, str), where)), int(_get(data, "minute", (int, float, str), where)))
-
-
-@dataclass(frozen=True)
-class AnswerTruth(_Truth):
+class AnswerTruth(Truth):
     """GSM8k / arithmetic: the final answer as text (an integer, a decimal or ``p/q``; no commas)."""
 
     answer: str
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> "AnswerTruth":
-        return cls(str(_get(data, "answer", (str, int, float), where)))
+        return cls(str(truth_field(data, "answer", (str, int, float), where)))
 
 
-PAIR_MODES = ("pairwise", "rating")
-
-
-@dataclass(frozen=True)
-class PairTruth(_Truth):
-    """RewardBench judge rows.
-
-    ``pairwise``: one row per pair; ``better`` is the position ("A"/"B") holding the chosen answer after
-    the random ``swap``. ``rating``: one row per answer; ``response`` says which one ("chosen"/"rejected").
-    """
-
-    pair_id: str
-    subset: str
-    mode: str
-    swap: bool | None
-    better: str | None
-    response: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
-        if self.mode == "pairwise":
-            del data["response"]  # pairwise rows never carried it
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str) -> "PairTruth":
-        mode = data.get("mode", "pairwise")
-        if mode not in PAIR_MODES:
-            raise RowError(f"row {where!r}: meta.truth.mode must be 'pairwise' or 'rating', got {mode!r}")
-        response = data.get("response")
-        if mode == "rating" and response not in ("chosen", "rejected"):
-            raise RowError(f"row {where!r}: rating rows need meta.truth.response = 'chosen' or 'rejected'")
-        better = data.get("better") if mode == "rating" else _get(data, "better", str, where)
-        swap = data.get("swap")
-        if swap is not None and not isinstance(swap, bool):
-            raise RowError(f"row {where!r}: meta.truth.swap must be true or false, got {swap!r}")
-        return cls(str(_get(data, "pair_id", (str, int), where)), str(_get(data, "subset", str, where)), mode,
-                   swap, better, response)
-
-
-@dataclass(frozen=True)
-class ScoresTruth(_Truth):
-    """Reward scores a model is trained to write: ``{name: value}`` and the allowed ``range``."""
-
-    scores: dict[str, float]
-    range: tuple[float, float]
-    mode: str = "scores"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "scores": dict(self.scores), "range": list(self.range)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str) -> "ScoresTruth":
-        scores = _get(data, "scores", dict, where)
-        if not scores:
-            raise RowError(f"row {where!r}: meta.truth.scores is missing or empty")
-        low, high = data.get("range") or (float("-inf"), float("inf"))
-        return cls({str(k): v for k, v in scores.items()}, (low, high))
-
-
-Truth = Union[BoxTruth, TextDetTruth, ClockTruth, AnswerTruth, PairTruth, ScoresTruth]
-
-
-def _reward_truth(data: Mapping[str, Any], where: str) -> Truth:
-    if isinstance(data, Mapping) and data.get("mode") == "scores":
-        return ScoresTruth.from_json(data, where)
-    return PairTruth.from_json(data, where)
-
-
-#: task name -> reader of its ``meta.truth``. This is THE list of tasks: the converter registry
-#: (``metricsft.data.<task>:CONVERTER``) and the task registry (``metricsft.eval.tasks.<task>:TASK``) follow it.
-TRUTH_READERS: dict[str, Callable[[Mapping[str, Any], str], Truth]] = {
-    "refcoco": BoxTruth.from_json,
-    "textdet": TextDetTruth.from_json,
-    "clock": ClockTruth.from_json,
-    "rewardbench": _reward_truth,
-    "gsm8k": AnswerTruth.from_json,
-    "arithmetic": AnswerTruth.from_json,
-}
+#: task name -> reader of its ``meta.truth`` (each task module's ``truth_from_json``), imported on first use
+TRUTH_READERS: Registry[Callable[[Mapping[str, Any], str], Truth]] = task_registry("task", "truth_from_json")
 
 
 def read_truth(task: str, data: Mapping[str, Any], where: str) -> Truth:
     """The typed truth of one row of ``task``; a missing or mistyped key raises ``RowError``."""
     if task not in TRUTH_READERS:
-        raise RowError(f"row {where!r}: no row contract for task {task!r} (known: {', '.join(TRUTH_READERS)})")
-    return TRUTH_READERS[task](data, where)
+        raise RowError(f"row {where!r}: no row contract for task {task!r} (known: {', '.join(TRUTH_READERS.names)})")
+    return TRUTH_READERS.load(task)(data, where)
 
 
 # ----------------------------------------------------------------------------- image metadata

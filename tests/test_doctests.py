@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TOP_PACKAGES = ("metricsft", "metricsft.eval", "metricsft.templates", "metricsft.data_configs")
+TOP_PACKAGES = ("metricsft", "metricsft.eval", "metricsft.tasks", "metricsft.templates", "metricsft.data_configs")
 
 
 def _modules() -> list[str]:
@@ -27,7 +27,8 @@ MODULES = _modules()
 
 
 def test_the_walk_finds_every_subpackage() -> None:
-    for expected in ("metricsft.losses.ntil", "metricsft.eval.tasks.base", "metricsft.templates.rows", "metricsft.data.convert"):
+    for expected in ("metricsft.losses.ntil", "metricsft.eval.tasks.base", "metricsft.templates.rows", "metricsft.data.convert",
+                     "metricsft.tasks.gsm8k"):
         assert expected in MODULES
 
 
@@ -42,7 +43,7 @@ def test_docstring_examples_run(name: str) -> None:
 
 
 # Every folder of the project (this test file names the pattern, so it is left out).
-CHECKED = ("templates", "plugin", "eval", "data_configs", "bench", "tests")
+CHECKED = ("templates", "plugin", "eval", "tasks", "data_configs", "bench", "tests")
 OUTSIDE_FILES = re.compile(r"\b(DESIGN\.md|contracts\.md)\b")
 
 

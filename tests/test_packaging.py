@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 SUBPACKAGES = [
     "metricsft", "metricsft.losses", "metricsft.integrations", "metricsft.integrations.llamafactory",
     "metricsft.data", "metricsft.eval", "metricsft.eval.backends", "metricsft.eval.decoding", "metricsft.eval.metrics",
-    "metricsft.eval.parsers", "metricsft.eval.tasks", "metricsft.templates", "metricsft.data_configs",
+    "metricsft.eval.parsers", "metricsft.eval.tasks", "metricsft.tasks", "metricsft.templates", "metricsft.data_configs",
 ]  # fmt: skip
 
 
@@ -29,7 +29,7 @@ def declared_packages() -> list[str]:
 
 def test_every_source_folder_is_a_declared_package():
     roots = {"plugin": "metricsft", "eval": "metricsft.eval", "templates": "metricsft.templates",
-             "data_configs": "metricsft.data_configs"}  # fmt: skip
+             "data_configs": "metricsft.data_configs", "tasks": "metricsft.tasks"}  # fmt: skip
     found = set()
     for folder, package in roots.items():
         for init in (REPO / folder).rglob("__init__.py"):

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 from metricsft.eval.backends import Backend, BackendError, Request, make_backend
 from metricsft.eval.backends.base import SamplingSpec
 from metricsft.eval.decoding.compare import MBR_RESULTS_FILE, write_results_markdown
-from metricsft.eval.decoding.task_rules import RULE_DESCRIPTIONS, Decision, mbr_rule
+from metricsft.eval.decoding.task_rules import Decision, mbr_rule, rule_description
 from metricsft.eval.runner import (
     AnswerCache,
     EvalArguments,
@@ -108,7 +108,7 @@ def run_mbr_eval(args: EvalArguments, backend_factory: Any = None) -> dict[str, 
     no_sample_parsed = sum(d.parsed == 0 for d in decisions.values())
     run = run_record(args, timing, len(requests), cached_before, cache, total_start)
     mbr = {
-        "rule": rule_name, "rule_description": RULE_DESCRIPTIONS[rule_name], "sampling": dataclasses.asdict(spec),
+        "rule": rule_name, "rule_description": rule_description(args.task, rule_name), "sampling": dataclasses.asdict(spec),
         "rows_without_a_parsed_sample": no_sample_parsed,
         "mean_parsed_samples": sum(d.parsed for d in decisions.values()) / (len(decisions) or 1),
         **spread_summary(list(decisions.values())),

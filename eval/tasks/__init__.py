@@ -1,7 +1,8 @@
-"""Benchmark tasks registered by name.
+"""Benchmark tasks registered by name: the scorer side of each task module.
 
-Adding a task: its truth in ``metricsft.templates.rows`` (whose ``TRUTH_READERS`` lists the tasks), a module
-here named after the task with ``TASK = <Task subclass>``, and its converter ``metricsft.data.<task>``.
+A task's scorer is the ``TASK`` (a ``Task`` subclass) of its module ``metricsft.tasks.<task>``;
+the task list is ``metricsft.tasks.TASK_MODULES`` (adding a task: see ``metricsft.tasks``). The
+generic scoring loop is ``metricsft.eval.tasks.base``.
 
     >>> from metricsft.eval.tasks import get_task, TASKS
     >>> TASKS
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 from metricsft.eval.tasks.base import Task, join_by_index, read_json_rows
 from metricsft.registry import Registry
-from metricsft.templates.rows import TRUTH_READERS
+from metricsft.tasks import task_registry
 
-# task name -> its Task subclass, imported on first use; the task list is the row contract's
-TASK_CLASSES: Registry[type[Task]] = Registry("task", {task: f"{__name__}.{task}:TASK" for task in TRUTH_READERS})
+# task name -> its Task subclass, imported on first use
+TASK_CLASSES: Registry[type[Task]] = task_registry("task", "TASK")
 TASKS: tuple[str, ...] = TASK_CLASSES.names
 
 

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from metricsft.registry import Registry
+from metricsft.tasks import task_registry
 from metricsft.templates import get_codec
-from metricsft.templates.rows import TRUTH_READERS
 
 from .common import ConversionError, ConvertOptions, Converter, Invalid
 from .writer import write_dataset
 
-# task -> its module's CONVERTER (options class + convert generator), imported on first use
-CONVERTERS: Registry[Converter] = Registry("task", {task: f"{__package__}.{task}:CONVERTER" for task in TRUTH_READERS})
+# task -> the CONVERTER (options class + convert generator) of its module metricsft.tasks.<task>, imported on first use
+CONVERTERS: Registry[Converter] = task_registry("task", "CONVERTER")
 
 
 @dataclass

@@ -21,7 +21,7 @@ REPO_ROOT = HERE.parents[1]
 LLAMAFACTORY_EXAMPLES_FILE = HERE / "llamafactory_0.9.5_examples.txt"
 
 # Repository folders a doc may point into, plus LLaMA-Factory's examples/ tree.
-PATH = re.compile(r"(?<![\w./-])((?:examples|data_configs|bench|tests|templates|plugin|eval|\.ci)/[\w.{},/-]*)")
+PATH = re.compile(r"(?<![\w./-])((?:examples|data_configs|bench|tests|templates|plugin|eval|tasks|\.ci)/[\w.{},/-]*)")
 BARE_YAML = re.compile(r"`([\w.-]+\.ya?ml)`")
 HELP_COMMANDS = [["--help"], ["train", "--help"], ["data", "convert", "--help"], ["score", "--help"], ["eval", "--help"]]
 

@@ -76,7 +76,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_no_import_cycles_between_sibling_modules() -> None:
-    for folder in ("plugin/data", "templates", "eval/tasks", "eval/parsers"):
+    for folder in ("plugin/data", "templates", "eval/tasks", "eval/parsers", "tasks"):
         modules = {p.stem: p for p in (REPO / folder).glob("*.py")}
         graph = {name: _relative_imports(path) & set(modules) for name, path in modules.items()}
         assert _cycle(graph) is None, f"{folder}: import cycle {' -> '.join(_cycle(graph) or [])}"

@@ -1,10 +1,13 @@
-"""Arithmetic from DeepMind's ``mathematics_dataset``: generated on the fly or read from its files.
+"""Arithmetic from DeepMind's ``mathematics_dataset`` (``arithmetic__mixed``), the whole task: truth,
+converter, scorer, MBR rules, prompt. Questions are generated on the fly or read from its files.
 
 ``--src generate:arithmetic__mixed`` samples questions with the generator (seeded by
 ``--seed``; ``--split`` picks the regime: train (default), train-easy, train-medium,
 train-hard, interpolate, extrapolate). ``--src FILE.txt`` reads the released files
 (question and answer on alternating lines). The answer is kept exactly as generated
 (an integer, a decimal or a fraction such as ``-3/4``).
+
+Scored as exact answers, fractions compared as fractions.
 
     metricsft data convert arithmetic --src generate:arithmetic__mixed --limit 1000 --seed 0 --format llama --out data
 """
@@ -13,13 +16,34 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from metricsft.data.common import ConversionError, ConvertOptions, Converter, Invalid, TrainingExample, make_row
+from metricsft.eval.decoding.task_rules import NUMBER_RULE_DESCRIPTIONS, MbrRules, number_rules
+from metricsft.eval.parsers.answers import final_rational, to_fraction
+from metricsft.eval.parsers.bounded import guarded
+from metricsft.eval.tasks.base import Aggregate, Task
 from metricsft.templates import Codec
 from metricsft.templates.rows import AnswerTruth
 
-from .common import ConversionError, ConvertOptions, Converter, Invalid, TrainingExample, make_row
+
+# -- truth and prompt -----------------------------------------------------------------------------
+
+#: reads ``meta.truth`` (shared with gsm8k: the final answer as text)
+truth_from_json = AnswerTruth.from_json
+
+#: default prompt per key (``codec.prompt(key, ...)``); a family may reword one in templates/prompts.yaml
+PROMPTS: dict[str, str] = {
+    "arithmetic": (
+        "{question}\n"
+        "Answer with the exact value only."
+    ),
+}
+
+
+# -- converter ------------------------------------------------------------------------------------
 
 GENERATE_PREFIX = "generate:"
 DEFAULT_LIMIT = 1000
@@ -31,7 +55,7 @@ class ArithmeticOptions(ConvertOptions):
 
 
 def _regime_modules(regime: str) -> dict[str, Callable[[], Any]]:
-    from .mathematics_shim import import_generator_modules
+    from metricsft.data.mathematics_shim import import_generator_modules
 
     modules = import_generator_modules()
 
@@ -126,3 +150,63 @@ def _read_pairs(path: Path) -> Iterator[tuple[str, str | Invalid]]:
 CONVERTER = Converter(ArithmeticOptions, convert, TrainingExample("mathematics_dataset arithmetic__mixed",
                       "--src generate:arithmetic__mixed --limit 100000 --seed 0 --split train",
                       "plain numbers (an integer, a decimal or a fraction p/q)"))
+
+
+# -- scorer ---------------------------------------------------------------------------------------
+
+class ArithmeticTask(Task[tuple[str, Fraction]]):
+    name = "arithmetic"
+    max_new_tokens = 64
+    rules = {
+        "exact_match": "the last rational number in the answer (e.g. '-3/4', '12', '0.5') equals the truth as an "
+        "exact Fraction (so '6/8' == '3/4')",
+        "strict_exact_match": "the whole answer is the bare value in the family's answer format (codec.parse_answer) "
+        "and equals the truth as an exact Fraction",
+        "parse_failure_rate": "share of rows with no number in the answer",
+    }
+
+    def gold(self, row: Mapping[str, Any], rid: str, codec: Codec) -> tuple[str, Fraction]:
+        """The truth as written and as an exact Fraction."""
+        truth = self.typed_truth(row, rid)
+        text = truth.answer if truth is not None else self.label(row, rid)  # type: ignore[union-attr]
+        value = to_fraction(text.strip())
+        if value is None:
+            raise ValueError(f"row {rid!r}: truth {text[:60]!r} is not an exact number or fraction")
+        return text, value
+
+    def parse(self, text: str, gold: tuple[str, Fraction], row: Mapping[str, Any], codec: Codec) -> tuple[Any, str | None]:
+        lenient = final_rational(text)
+        strict = guarded(codec.parse_answer, text.strip())
+        strict_value = to_fraction(strict.value) if strict.ok and strict.value is not None else None
+        return (lenient.value, strict_value), lenient.reason
+
+    def score_one(self, gold: tuple[str, Fraction], value: Any, reason: str | None, row: Mapping[str, Any]) -> dict[str, Any]:
+        gold_text, gold_value = gold
+        lenient, strict = value if value is not None else (None, None)
+        return {
+            "gold": gold_text, "predicted": None if lenient is None else str(lenient),
+            "ok": lenient is not None and lenient == gold_value, "strict_ok": strict is not None and strict == gold_value,
+        }
+
+    def aggregate(self, entries: list[dict[str, Any]], failure_rate: float, codec: Codec, rows: Sequence[Mapping[str, Any]]) -> Aggregate:
+        n = len(entries) or 1
+        return Aggregate({
+            "exact_match": sum(e["ok"] for e in entries) / n,
+            "strict_exact_match": sum(e["strict_ok"] for e in entries) / n,
+            "parse_failure_rate": failure_rate,
+        })
+
+
+TASK = ArithmeticTask
+
+
+# -- MBR decoding ---------------------------------------------------------------------------------
+
+def _number(text: str) -> Fraction | None:
+    """The number the ``exact_match`` metric reads: the last rational number in the answer."""
+    parsed = final_rational(text)
+    return parsed.value if parsed.ok else None
+
+
+# exact match is scored, so the mode (majority vote) is the default
+MBR = MbrRules(number_rules(_number), NUMBER_RULE_DESCRIPTIONS)
